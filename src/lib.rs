@@ -1,0 +1,17 @@
+//! aegisctl converges the secrets and identity backbone of a platform from one topology file.
+//!
+//! The crate reads like its pipeline:
+//!
+//! ```text
+//! topology file ──parse──▶ Raw ──resolve──▶ Desired            (topology, model)
+//!    servers    ──observe─▶ Observed                            (backends)
+//! Desired+Observed+Ledger ──diff──▶ Plan ──apply──▶ ApplyReport (plan, apply, ledger)
+//! Desired+Observed+Ledger ──drift──▶ Drift                      (plan::drift)
+//! ```
+//!
+//! Libraries report, the CLI prints: nothing below [`commands`] writes to stdout or stderr.
+
+pub mod duration;
+pub mod model;
+pub mod sensitive;
+pub mod topology;

@@ -1,0 +1,142 @@
+//! The Desired phase: what the topology asks for, references resolved, secrets wrapped.
+//!
+//! A resource is an address, the identity the server knows it by, and the attributes the file
+//! declares — and nothing else. "Only declared fields are managed" lives here: the differ only
+//! ever looks at the keys of [`DesiredResource::attrs`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Serialize, Serializer};
+
+use crate::sensitive::Sensitive;
+
+/// The namespace path of the OpenBao root namespace in ids; shown as `root` in addresses.
+pub const ROOT_NS: &str = "";
+
+/// Where an object lives and what it is: the server-side identity of a resource.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+pub struct ResourceId {
+    /// OpenBao namespace path, empty for root.
+    pub namespace: String,
+    /// The resource kind, e.g. `policy`, `approle_role`.
+    pub kind: String,
+    /// The mount the object lives under, for kinds that live under one.
+    pub mount: Option<String>,
+    /// The object's own name (a path for KV secrets).
+    pub name: String,
+}
+
+impl ResourceId {
+    pub fn new(namespace: &str, kind: &str, mount: Option<&str>, name: &str) -> Self {
+        ResourceId {
+            namespace: namespace.to_owned(),
+            kind: kind.to_owned(),
+            mount: mount.map(str::to_owned),
+            name: name.to_owned(),
+        }
+    }
+
+    /// The user-facing address, e.g. `openbao[root].approle_role["approle/aegis-daemon"]`.
+    pub fn address(&self) -> Address {
+        let scope = if self.namespace.is_empty() {
+            "root"
+        } else {
+            self.namespace.as_str()
+        };
+        let name = match &self.mount {
+            Some(m) => format!("{m}/{}", self.name),
+            None => self.name.clone(),
+        };
+        Address(format!("openbao[{scope}].{}[\"{name}\"]", self.kind))
+    }
+}
+
+/// A resource's address as plans, drift reports, `--target` and JSON show it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+pub struct Address(pub String);
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A declared attribute value: plain, or a secret that must never be shown.
+#[derive(Clone, Debug)]
+pub enum AttrValue {
+    Plain(serde_json::Value),
+    Secret(Sensitive<String>),
+}
+
+impl AttrValue {
+    pub fn is_secret(&self) -> bool {
+        matches!(self, AttrValue::Secret(_))
+    }
+
+    /// The value as it goes into a request body. Secrets are exposed here and only here.
+    pub fn to_wire(&self) -> serde_json::Value {
+        match self {
+            AttrValue::Plain(v) => v.clone(),
+            AttrValue::Secret(s) => serde_json::Value::String(s.expose().clone()),
+        }
+    }
+}
+
+/// One object the topology declares.
+#[derive(Clone, Debug)]
+pub struct DesiredResource {
+    pub id: ResourceId,
+    pub address: Address,
+    /// Declared attributes, under the server's own field names.
+    pub attrs: BTreeMap<String, AttrValue>,
+    /// Addresses that must exist before this one (its mount, the policies it names).
+    pub depends_on: Vec<Address>,
+}
+
+impl DesiredResource {
+    pub fn new(id: ResourceId, attrs: BTreeMap<String, AttrValue>) -> Self {
+        let address = id.address();
+        DesiredResource {
+            id,
+            address,
+            attrs,
+            depends_on: Vec::new(),
+        }
+    }
+
+    /// A plain attribute as a string, if declared so.
+    pub fn plain_str(&self, key: &str) -> Option<&str> {
+        match self.attrs.get(key) {
+            Some(AttrValue::Plain(serde_json::Value::String(s))) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// How to reach OpenBao, as the topology (or the environment) says.
+#[derive(Clone, Debug)]
+pub struct OpenBaoConn {
+    pub address: Option<String>,
+    pub token: Option<Sensitive<String>>,
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// The whole Desired phase of one topology file.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    pub file: PathBuf,
+    pub conn: OpenBaoConn,
+    /// The KV v2 mount holding the ledger.
+    pub ledger_mount: String,
+    pub resources: Vec<DesiredResource>,
+    /// Warnings found while loading (e.g. an HCL policy the local parser could not read).
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,77 @@
+//! The topology file as written: serde structs that mirror spec/topology.md.
+//!
+//! Every level the tool owns denies unknown fields, because a typo such as `polices:` would
+//! otherwise parse as "no policies" and, with `--prune`, delete them all. Below a resource the
+//! server's own field names pass through as [`Node`]s, with their positions kept.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::node::Node;
+
+/// A resource body: the server's field names and their values, passed through.
+pub type Body = BTreeMap<String, Node>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopology {
+    pub version: Spanned<u32>,
+    pub openbao: Option<Spanned<RawOpenBao>>,
+    // The blocks below belong to later milestones; they are parsed as plain nodes so that the
+    // error can say "not supported yet" at the right line instead of "unknown field".
+    pub keycloak: Option<Node>,
+    pub tenants: Option<Node>,
+    pub infisical: Option<Node>,
+    pub hosts: Option<Node>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOpenBao {
+    pub address: Option<Node>,
+    pub token: Option<Node>,
+    pub ca_cert: Option<Node>,
+    pub ledger: Option<Node>,
+    #[serde(default)]
+    pub policies: BTreeMap<String, Node>,
+    #[serde(default)]
+    pub auth: BTreeMap<String, Spanned<RawAuthMount>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Spanned<RawSecretsMount>>,
+    pub plugins: Option<Node>,
+    pub namespaces: Option<Node>,
+    pub audit: Option<Node>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthMount {
+    #[serde(rename = "type")]
+    pub kind: Option<Node>,
+    pub description: Option<Node>,
+    pub tune: Option<Spanned<Body>>,
+    #[serde(default)]
+    pub roles: BTreeMap<String, Spanned<Body>>,
+    pub config: Option<Node>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecretsMount {
+    #[serde(rename = "type")]
+    pub kind: Option<Node>,
+    pub description: Option<Node>,
+    pub options: Option<Spanned<Body>>,
+    pub tune: Option<Spanned<Body>>,
+    /// KV v2 secrets to seed: path → {key: value}.
+    #[serde(default)]
+    pub kv: BTreeMap<String, Spanned<Body>>,
+    /// Transit keys: name → key settings.
+    #[serde(default)]
+    pub keys: BTreeMap<String, Spanned<Body>>,
+    pub connections: Option<Node>,
+    pub roles: Option<Node>,
+    pub config: Option<Node>,
+}

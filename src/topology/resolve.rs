@@ -1,0 +1,503 @@
+//! Raw → Desired: resolve references, wrap secrets, check what can be checked offline.
+//!
+//! Every problem is collected (not just the first) and carries its file position, so an operator
+//! fixes a broken file in one round trip. Nothing here talks to a server; `vault:` references,
+//! which need one, are refused for now with a clear message.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::error::{Problem, Source};
+use super::node::{Loc, Node, Raw};
+use super::raw::{Body, RawAuthMount, RawOpenBao, RawSecretsMount, RawTopology};
+use crate::duration;
+use crate::model::{AttrValue, Desired, DesiredResource, OpenBaoConn, ROOT_NS, ResourceId};
+use crate::sensitive::Sensitive;
+
+/// Policies OpenBao always has; roles may name them without declaring them.
+pub const BUILTIN_POLICIES: &[&str] = &["default", "root"];
+
+/// Default KV v2 mount for the ledger.
+pub const DEFAULT_LEDGER: &str = "aegisctl";
+
+/// Fields of an AppRole (and, later, other auth) role that name policies.
+const POLICY_LIST_FIELDS: &[&str] = &["token_policies", "policies"];
+
+pub(crate) struct Resolver<'a> {
+    src: &'a Source,
+    dir: PathBuf,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    pub problems: Vec<Problem>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(src: &'a Source, file: &Path, env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        let dir = file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Resolver {
+            src,
+            dir,
+            env,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, loc: Loc, message: impl Into<String>, help: impl Into<Option<String>>) {
+        let p = self.src.problem(loc, message, help.into());
+        self.problems.push(p);
+    }
+
+    /// Resolves a string that may be a reference. Returns the text and whether it came from a
+    /// reference that makes it sensitive. `what` names the field for messages.
+    fn string(&mut self, node: &Node, what: &str, file_is_secret: bool) -> Option<(String, bool)> {
+        let Some(text) = node.as_str() else {
+            self.problem(
+                node.loc,
+                format!("`{what}` must be a string, found {}", node.shape()),
+                None,
+            );
+            return None;
+        };
+        if let Some(name) = text.strip_prefix("env:") {
+            return match (self.env)(name) {
+                Some(v) => Some((v, true)),
+                None => {
+                    self.problem(
+                        node.loc,
+                        format!("`{what}` refers to the environment variable {name}, which is not set"),
+                        format!("export {name} before running aegisctl, or write the value in the file"),
+                    );
+                    None
+                }
+            };
+        }
+        if let Some(rel) = text.strip_prefix("file:") {
+            let path = self.dir.join(rel);
+            return match std::fs::read_to_string(&path) {
+                Ok(mut s) => {
+                    while s.ends_with('\n') || s.ends_with('\r') {
+                        s.pop();
+                    }
+                    Some((s, file_is_secret))
+                }
+                Err(e) => {
+                    self.problem(
+                        node.loc,
+                        format!("`{what}` refers to the file {}, which cannot be read: {e}", path.display()),
+                        "paths in file: references are relative to the topology file".to_string(),
+                    );
+                    None
+                }
+            };
+        }
+        for (prefix, issue) in [("sops:", "SOPS-encrypted inputs"), ("vault:", "vault: references")] {
+            if text.starts_with(prefix) {
+                self.problem(
+                    node.loc,
+                    format!("`{what}` uses a `{prefix}` reference; {issue} are not supported yet by this aegisctl"),
+                    "use env: or file: for now".to_string(),
+                );
+                return None;
+            }
+        }
+        Some((text.to_owned(), false))
+    }
+
+    /// A pass-through attribute value: references resolved, durations checked.
+    fn attr(&mut self, field: &str, node: &Node, always_secret: bool) -> Option<AttrValue> {
+        if let Raw::Str(_) = node.raw {
+            let (text, from_ref) = self.string(node, field, true)?;
+            if from_ref || always_secret {
+                return Some(AttrValue::Secret(Sensitive::new(text)));
+            }
+            if duration::is_duration_field(field)
+                && let Err(why) = duration::parse(&text)
+            {
+                self.problem(
+                    node.loc,
+                    format!("`{field}` is not a valid duration: {why}"),
+                    "write a duration such as 90s, 15m, 1h, 24h, or a number of seconds".to_string(),
+                );
+                return None;
+            }
+            return Some(AttrValue::Plain(Value::String(text)));
+        }
+        if duration::is_duration_field(field)
+            && !matches!(node.raw, Raw::Int(n) if n >= 0)
+        {
+            self.problem(
+                node.loc,
+                format!("`{field}` must be a duration, found {}", node.shape()),
+                "write a duration such as 90s, 15m, 1h, 24h, or a number of seconds".to_string(),
+            );
+            return None;
+        }
+        let v = self.plain(field, node)?;
+        if always_secret {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            return Some(AttrValue::Secret(Sensitive::new(text)));
+        }
+        Some(AttrValue::Plain(v))
+    }
+
+    /// A nested value converted to JSON; references are only allowed as whole field values.
+    fn plain(&mut self, field: &str, node: &Node) -> Option<Value> {
+        Some(match &node.raw {
+            Raw::Null => Value::Null,
+            Raw::Bool(b) => Value::Bool(*b),
+            Raw::Int(i) => Value::from(*i),
+            Raw::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            Raw::Str(s) => {
+                if ["env:", "file:", "sops:", "vault:"].iter().any(|p| s.starts_with(p)) {
+                    self.problem(
+                        node.loc,
+                        format!("a reference inside a list or mapping of `{field}` is not supported"),
+                        "references (env:, file:, ...) must be the whole value of a field".to_string(),
+                    );
+                    return None;
+                }
+                Value::String(s.clone())
+            }
+            Raw::List(items) => {
+                let mut out = Vec::new();
+                for it in items {
+                    out.push(self.plain(field, it)?);
+                }
+                Value::Array(out)
+            }
+            Raw::Map(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in m {
+                    out.insert(k.clone(), self.plain(field, v)?);
+                }
+                Value::Object(out)
+            }
+        })
+    }
+
+    fn body(&mut self, body: &Body, prefix: &str, always_secret: bool) -> BTreeMap<String, AttrValue> {
+        let mut out = BTreeMap::new();
+        for (k, node) in body {
+            if let Some(v) = self.attr(k, node, always_secret) {
+                out.insert(format!("{prefix}{k}"), v);
+            }
+        }
+        out
+    }
+
+    fn unsupported(&mut self, node: &Option<Node>, what: &str) {
+        if let Some(n) = node {
+            self.problem(
+                n.loc,
+                format!("`{what}` is not supported yet by this aegisctl"),
+                "remove the block, or upgrade aegisctl".to_string(),
+            );
+        }
+    }
+}
+
+/// Resolves a parsed topology into the Desired phase, or the list of problems.
+pub(crate) fn resolve(
+    raw: &RawTopology,
+    file: &Path,
+    src: &Source,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Desired, Vec<Problem>> {
+    let mut r = Resolver::new(src, file, env);
+    if raw.version.value != 1 {
+        r.problem(
+            Loc::of(&raw.version),
+            format!("unsupported topology version {}", raw.version.value),
+            "this aegisctl reads `version: 1`".to_string(),
+        );
+    }
+    r.unsupported(&raw.keycloak, "keycloak");
+    r.unsupported(&raw.tenants, "tenants");
+    r.unsupported(&raw.infisical, "infisical");
+    r.unsupported(&raw.hosts, "hosts");
+
+    let mut desired = Desired {
+        file: file.to_path_buf(),
+        conn: OpenBaoConn {
+            address: None,
+            token: None,
+            ca_cert: None,
+        },
+        ledger_mount: DEFAULT_LEDGER.to_owned(),
+        resources: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if let Some(ob) = &raw.openbao {
+        openbao(&mut r, &ob.value, &mut desired);
+    }
+    if r.problems.is_empty() {
+        Ok(desired)
+    } else {
+        Err(r.problems)
+    }
+}
+
+fn openbao(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
+    if let Some(n) = &ob.address
+        && let Some((a, _)) = r.string(n, "openbao.address", false)
+    {
+        desired.conn.address = Some(a);
+    }
+    if let Some(n) = &ob.token
+        && let Some((t, _)) = r.string(n, "openbao.token", true)
+    {
+        desired.conn.token = Some(Sensitive::new(t));
+    }
+    if let Some(n) = &ob.ca_cert {
+        // The CA certificate is public: only its path is kept, reqwest reads it at connect time.
+        match n.as_str() {
+            Some(t) => {
+                let rel = t.strip_prefix("file:").unwrap_or(t);
+                let path = r.dir.join(rel);
+                if path.is_file() {
+                    desired.conn.ca_cert = Some(path);
+                } else {
+                    r.problem(
+                        n.loc,
+                        format!("`openbao.ca_cert` names {}, which is not a file", path.display()),
+                        "give the path of a PEM file, relative to the topology file".to_string(),
+                    );
+                }
+            }
+            None => r.problem(n.loc, "`openbao.ca_cert` must be a string", None),
+        }
+    }
+    if let Some(n) = &ob.ledger {
+        match n.as_str() {
+            Some(t) if valid_path(t) => desired.ledger_mount = t.trim_matches('/').to_owned(),
+            _ => r.problem(
+                n.loc,
+                "`openbao.ledger` must be a mount path such as `aegisctl`",
+                None,
+            ),
+        }
+    }
+    r.unsupported(&ob.plugins, "openbao.plugins");
+    r.unsupported(&ob.namespaces, "openbao.namespaces");
+    r.unsupported(&ob.audit, "openbao.audit");
+    namespace_body(r, ob, ROOT_NS, desired);
+}
+
+fn valid_path(p: &str) -> bool {
+    let p = p.trim_matches('/');
+    !p.is_empty() && !p.contains("//") && !p.contains(' ')
+}
+
+/// The blocks one namespace holds (the root, for now).
+fn namespace_body(r: &mut Resolver, ob: &RawOpenBao, ns: &str, desired: &mut Desired) {
+    // Policies first: roles are checked against the names declared here.
+    let mut known_policies: BTreeSet<String> =
+        BUILTIN_POLICIES.iter().map(|s| s.to_string()).collect();
+    for (name, node) in &ob.policies {
+        known_policies.insert(name.clone());
+        if let Raw::Map(m) = &node.raw {
+            match m.get("external") {
+                Some(Node { raw: Raw::Bool(true), .. }) if m.len() == 1 => continue,
+                _ => {
+                    r.problem(
+                        node.loc,
+                        format!("policy `{name}` must be HCL text, `file:PATH`, or `{{ external: true }}`"),
+                        None,
+                    );
+                    continue;
+                }
+            }
+        }
+        if BUILTIN_POLICIES.contains(&name.as_str()) {
+            r.problem(
+                node.loc,
+                format!("the built-in policy `{name}` cannot be managed"),
+                "give the policy another name".to_string(),
+            );
+            continue;
+        }
+        if let Some((text, _)) = r.string(node, &format!("policies.{name}"), false) {
+            let mut attrs = BTreeMap::new();
+            attrs.insert("policy".to_owned(), AttrValue::Plain(Value::String(text)));
+            desired
+                .resources
+                .push(DesiredResource::new(ResourceId::new(ns, "policy", None, name), attrs));
+        }
+    }
+
+    for (path, mount) in &ob.auth {
+        auth_mount(r, ns, path.trim_matches('/'), &mount.value, Loc::of(mount), &known_policies, desired);
+    }
+    for (path, mount) in &ob.secrets {
+        secrets_mount(r, ns, path.trim_matches('/'), &mount.value, Loc::of(mount), desired);
+    }
+}
+
+fn mount_common(
+    r: &mut Resolver,
+    kind: &str,
+    description: &Option<Node>,
+    tune: &Option<serde_saphyr::Spanned<Body>>,
+) -> BTreeMap<String, AttrValue> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("type".to_owned(), AttrValue::Plain(Value::String(kind.to_owned())));
+    if let Some(d) = description
+        && let Some(v) = r.attr("description", d, false)
+    {
+        attrs.insert("description".to_owned(), v);
+    }
+    if let Some(t) = tune {
+        attrs.extend(r.body(&t.value, "tune.", false));
+    }
+    attrs
+}
+
+fn auth_mount(
+    r: &mut Resolver,
+    ns: &str,
+    path: &str,
+    m: &RawAuthMount,
+    loc: Loc,
+    known_policies: &BTreeSet<String>,
+    desired: &mut Desired,
+) {
+    let kind = match &m.kind {
+        Some(n) => match n.as_str() {
+            Some(s) => s.to_owned(),
+            None => {
+                r.problem(n.loc, "`type` must be a string such as `approle`", None);
+                return;
+            }
+        },
+        None => path.rsplit('/').next().unwrap_or(path).to_owned(),
+    };
+    if path == "token" {
+        r.problem(loc, "the `token` auth mount is built in and cannot be managed", None);
+        return;
+    }
+    let attrs = mount_common(r, &kind, &m.description, &m.tune);
+    let mount_res = DesiredResource::new(ResourceId::new(ns, "auth", None, path), attrs);
+    let mount_addr = mount_res.address.clone();
+    desired.resources.push(mount_res);
+    if let Some(c) = &m.config {
+        r.problem(
+            c.loc,
+            format!("`config` on the `{kind}` auth mount is not supported yet by this aegisctl"),
+            None,
+        );
+    }
+    if !m.roles.is_empty() && kind != "approle" {
+        r.problem(
+            loc,
+            format!("`roles` are supported on approle mounts only; `{path}` is of type `{kind}`"),
+            None,
+        );
+        return;
+    }
+    for (name, body) in &m.roles {
+        let attrs = r.body(&body.value, "", false);
+        let mut res = DesiredResource::new(ResourceId::new(ns, "approle_role", Some(path), name), attrs);
+        res.depends_on.push(mount_addr.clone());
+        for field in POLICY_LIST_FIELDS {
+            let Some(node) = body.value.get(*field) else { continue };
+            for (policy, ploc) in policy_names(node) {
+                if !known_policies.contains(&policy) {
+                    r.problem(
+                        ploc,
+                        format!("role `{name}` names the policy `{policy}`, which the topology does not declare"),
+                        format!("declare it under openbao.policies, or as `{policy}: {{ external: true }}` if it is managed elsewhere"),
+                    );
+                } else if !BUILTIN_POLICIES.contains(&policy.as_str()) {
+                    res.depends_on
+                        .push(ResourceId::new(ns, "policy", None, &policy).address());
+                }
+            }
+        }
+        desired.resources.push(res);
+    }
+}
+
+/// Policy names in a list or a comma-separated string, with where each was written.
+fn policy_names(node: &Node) -> Vec<(String, Loc)> {
+    match &node.raw {
+        Raw::Str(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| (p.to_owned(), node.loc))
+            .collect(),
+        Raw::List(items) => items
+            .iter()
+            .filter_map(|n| n.as_str().map(|s| (s.to_owned(), n.loc)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn secrets_mount(r: &mut Resolver, ns: &str, path: &str, m: &RawSecretsMount, loc: Loc, desired: &mut Desired) {
+    let Some(kind_node) = &m.kind else {
+        r.problem(loc, format!("secrets mount `{path}` needs a `type`"), "for example `type: kv-v2` or `type: transit`".to_string());
+        return;
+    };
+    let Some(kind) = kind_node.as_str().map(str::to_owned) else {
+        r.problem(kind_node.loc, "`type` must be a string such as `kv-v2`", None);
+        return;
+    };
+    if ["sys", "cubbyhole", "identity"].contains(&path) {
+        r.problem(loc, format!("`{path}` is a built-in mount and cannot be managed"), None);
+        return;
+    }
+    if path == desired.ledger_mount {
+        r.problem(
+            loc,
+            format!("`{path}` is the ledger mount; aegisctl manages it itself"),
+            "choose another mount path, or another `openbao.ledger`".to_string(),
+        );
+        return;
+    }
+    let mut attrs = mount_common(r, &kind, &m.description, &m.tune);
+    if let Some(o) = &m.options {
+        attrs.extend(r.body(&o.value, "options.", false));
+    }
+    let mount_res = DesiredResource::new(ResourceId::new(ns, "mount", None, path), attrs);
+    let mount_addr = mount_res.address.clone();
+    desired.resources.push(mount_res);
+
+    for (what, node) in [("connections", &m.connections), ("roles", &m.roles), ("config", &m.config)] {
+        if let Some(n) = node {
+            r.problem(n.loc, format!("`{what}` on `{kind}` mounts is not supported yet by this aegisctl"), None);
+        }
+    }
+    if !m.kv.is_empty() && kind != "kv-v2" {
+        r.problem(loc, format!("`kv` entries need a `kv-v2` mount; `{path}` is of type `{kind}`"), None);
+    } else {
+        for (secret, body) in &m.kv {
+            let spath = secret.trim_matches('/');
+            if spath.is_empty() || body.value.is_empty() {
+                r.problem(Loc::of(body), format!("KV secret `{secret}` needs a path and at least one key"), None);
+                continue;
+            }
+            let attrs = r.body(&body.value, "", true);
+            let mut res = DesiredResource::new(ResourceId::new(ns, "kv_secret", Some(path), spath), attrs);
+            res.depends_on.push(mount_addr.clone());
+            desired.resources.push(res);
+        }
+    }
+    if !m.keys.is_empty() && kind != "transit" {
+        r.problem(loc, format!("`keys` need a `transit` mount; `{path}` is of type `{kind}`"), None);
+    } else {
+        for (name, body) in &m.keys {
+            let attrs = r.body(&body.value, "", false);
+            let mut res = DesiredResource::new(ResourceId::new(ns, "transit_key", Some(path), name), attrs);
+            res.depends_on.push(mount_addr.clone());
+            desired.resources.push(res);
+        }
+    }
+}
