@@ -11,7 +11,12 @@
 //!
 //! Libraries report, the CLI prints: nothing below [`commands`] writes to stdout or stderr.
 
+pub mod apply;
+pub mod backends;
+pub mod clock;
 pub mod duration;
+pub mod ledger;
 pub mod model;
+pub mod plan;
 pub mod sensitive;
 pub mod topology;

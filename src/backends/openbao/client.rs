@@ -1,0 +1,247 @@
+//! A thin OpenBao client on reqwest: one `request` function, namespaces per request, LIST,
+//! response wrapping, and errors that name the address, method, path, status and OpenBao's own
+//! message — never a token or a value.
+//!
+//! Why not vaultrs: it lacks mount/auth tune and per-request namespaces, hard-codes the wrap TTL
+//! and drops the response fields a drift check needs (see DEPENDENCIES.md).
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::backends::http;
+use crate::sensitive::{REDACTED, Sensitive};
+
+/// A request body. It may hold secrets, so its `Debug` shows nothing, and the secrets it holds
+/// are remembered so they can be scrubbed from any error message the server echoes them in.
+pub struct Body {
+    json: Value,
+    secrets: Vec<Sensitive<String>>,
+}
+
+impl Body {
+    pub fn new(json: Value) -> Self {
+        Body {
+            json,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Marks a secret contained in the body, for scrubbing from error messages.
+    pub fn with_secret(mut self, secret: &Sensitive<String>) -> Self {
+        if !secret.expose().is_empty() {
+            self.secrets.push(secret.clone());
+        }
+        self
+    }
+
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Body(")?;
+        f.write_str(REDACTED)?;
+        f.write_str(")")
+    }
+}
+
+/// Everything that can go wrong talking to OpenBao.
+#[derive(Debug, Error)]
+pub enum BaoError {
+    #[error("cannot reach OpenBao at {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+    #[error("OpenBao at {address} answered {status} to {method} {path}{}: {message}", ns_suffix(.namespace))]
+    Status {
+        address: String,
+        method: String,
+        path: String,
+        namespace: String,
+        status: u16,
+        message: String,
+    },
+    #[error("OpenBao at {address} sent an unreadable answer to {method} {path}: {reason}")]
+    Decode {
+        address: String,
+        method: String,
+        path: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Setup(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl BaoError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            BaoError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn ns_suffix(ns: &str) -> String {
+    if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" (namespace {ns})")
+    }
+}
+
+/// A connection to one OpenBao server with one token.
+#[derive(Clone)]
+pub struct BaoClient {
+    http: reqwest::Client,
+    address: String,
+    token: Sensitive<String>,
+}
+
+impl BaoClient {
+    pub fn new(
+        address: &str,
+        token: Sensitive<String>,
+        ca_cert: Option<&std::path::Path>,
+        timeout: Duration,
+    ) -> Result<Self, BaoError> {
+        let http = http::client(ca_cert, timeout).map_err(|e| BaoError::Setup(e.to_string()))?;
+        let address = address.trim_end_matches('/').to_owned();
+        if !(address.starts_with("http://") || address.starts_with("https://")) {
+            return Err(BaoError::Setup(format!(
+                "the OpenBao address `{address}` must start with http:// or https://"
+            )));
+        }
+        Ok(BaoClient {
+            http,
+            address,
+            token,
+        })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// GET; `None` when the object does not exist (404).
+    pub async fn read(&self, ns: &str, path: &str) -> Result<Option<Value>, BaoError> {
+        self.request(Method::GET, ns, path, None, None).await
+    }
+
+    /// LIST; the `keys` of the answer, empty when there is nothing (404).
+    pub async fn list(&self, ns: &str, path: &str) -> Result<Vec<String>, BaoError> {
+        let method = Method::from_bytes(b"LIST").map_err(|e| BaoError::Setup(e.to_string()))?;
+        let resp = self.request(method, ns, path, None, None).await?;
+        Ok(resp
+            .as_ref()
+            .and_then(|v| v.pointer("/data/keys"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default())
+    }
+
+    /// POST (OpenBao treats POST and PUT alike).
+    pub async fn write(&self, ns: &str, path: &str, body: &Body) -> Result<Option<Value>, BaoError> {
+        self.request(Method::POST, ns, path, Some(body), None).await
+    }
+
+    /// DELETE; deleting an absent object is not an error.
+    pub async fn delete(&self, ns: &str, path: &str) -> Result<(), BaoError> {
+        self.request(Method::DELETE, ns, path, None, None).await.map(|_| ())
+    }
+
+    /// The one request function everything goes through.
+    pub async fn request(
+        &self,
+        method: Method,
+        ns: &str,
+        path: &str,
+        body: Option<&Body>,
+        wrap_ttl: Option<&str>,
+    ) -> Result<Option<Value>, BaoError> {
+        let path = path.trim_start_matches('/');
+        let url = format!("{}/v1/{}", self.address, path);
+        tracing::debug!(method = %method, path, namespace = ns, "openbao request");
+        let make = || {
+            let mut rb = self
+                .http
+                .request(method.clone(), &url)
+                .header("X-Vault-Token", self.token.expose().as_str())
+                .header("X-Vault-Request", "true");
+            if !ns.is_empty() {
+                rb = rb.header("X-Vault-Namespace", ns);
+            }
+            if let Some(ttl) = wrap_ttl {
+                rb = rb.header("X-Vault-Wrap-TTL", ttl);
+            }
+            if let Some(b) = body {
+                rb = rb.json(&b.json);
+            }
+            rb
+        };
+        let resp = http::send(make).await.map_err(|e| BaoError::Unreachable {
+            address: self.address.clone(),
+            reason: http::innermost(&e),
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| BaoError::Unreachable {
+            address: self.address.clone(),
+            reason: http::innermost(&e),
+        })?;
+        if status == 404 {
+            // A LIST of nothing and a GET of an absent object both answer 404; KV v2 answers 404
+            // with a body for a deleted version. All mean "absent" to the caller.
+            return Ok(None);
+        }
+        if status == 204 || (text.trim().is_empty() && (200..300).contains(&status)) {
+            return Ok(Some(Value::Null));
+        }
+        if !(200..300).contains(&status) {
+            let mut message = server_message(&text);
+            if let Some(b) = body {
+                for s in &b.secrets {
+                    message = message.replace(s.expose().as_str(), REDACTED);
+                }
+            }
+            return Err(BaoError::Status {
+                address: self.address.clone(),
+                method: method.to_string(),
+                path: path.to_owned(),
+                namespace: ns.to_owned(),
+                status,
+                message,
+            });
+        }
+        serde_json::from_str(&text).map(Some).map_err(|e| BaoError::Decode {
+            address: self.address.clone(),
+            method: method.to_string(),
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// OpenBao's own words from an error body (`{"errors": [...]}`), or a short fallback.
+fn server_message(text: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let errors: Vec<String> = parsed
+        .as_ref()
+        .and_then(|v| v.get("errors"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if errors.is_empty() {
+        let t = text.trim();
+        if t.is_empty() {
+            "no message".into()
+        } else {
+            t.chars().take(200).collect()
+        }
+    } else {
+        errors.join("; ")
+    }
+}

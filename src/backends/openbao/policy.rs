@@ -1,0 +1,91 @@
+//! ACL policies (`sys/policies/acl`). The HCL text is compared with trailing whitespace
+//! trimmed, since editors and heredocs disagree about final newlines.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{BaoError, OpenBao, body_from};
+use crate::backends::{Kind, Live};
+use crate::model::{DesiredResource, ResourceId};
+use crate::topology::resolve::BUILTIN_POLICIES;
+
+pub struct Policy {
+    bao: Arc<OpenBao>,
+}
+
+impl Policy {
+    pub fn new(bao: Arc<OpenBao>) -> Self {
+        Policy { bao }
+    }
+}
+
+#[async_trait]
+impl Kind for Policy {
+    fn name(&self) -> &'static str {
+        "policy"
+    }
+
+    fn replace_destroys_data(&self) -> bool {
+        false
+    }
+
+    fn destroy_order(&self) -> u8 {
+        30
+    }
+
+    fn normalise(&self, _field: &str, value: Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(
+                s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim().to_owned(),
+            ),
+            other => other,
+        }
+    }
+
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+        let resp = self
+            .bao
+            .client
+            .read(&id.namespace, &format!("sys/policies/acl/{}", id.name))
+            .await?;
+        Ok(resp.and_then(|v| {
+            let text = v.pointer("/data/policy")?.clone();
+            let mut live = Live::new();
+            live.insert("policy".into(), text);
+            Some(live)
+        }))
+    }
+
+    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+        let body = body_from(res.attrs.iter(), "");
+        self.bao
+            .client
+            .write(&res.id.namespace, &format!("sys/policies/acl/{}", res.id.name), &body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn update(&self, res: &DesiredResource, _changed: &BTreeSet<String>, _live: &Live) -> Result<(), BaoError> {
+        self.create(res).await
+    }
+
+    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+        self.bao
+            .client
+            .delete(&id.namespace, &format!("sys/policies/acl/{}", id.name))
+            .await
+    }
+
+    async fn list(&self, namespace: &str, _desired: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+        let names = self.bao.client.list(namespace, "sys/policies/acl").await?;
+        Ok(names
+            .into_iter()
+            .filter(|n| !BUILTIN_POLICIES.contains(&n.as_str()))
+            .map(|n| ResourceId::new(namespace, "policy", None, &n))
+            .collect())
+    }
+}
+

@@ -1,0 +1,113 @@
+//! Transit keys (`MOUNT/keys/NAME`). Creation-time fields (`type`, `derived`,
+//! `convergent_encryption`, `key_size`) cannot change in place; replacing a key destroys its key
+//! material and everything encrypted or signed with it, so the executor refuses that without
+//! `--allow-destroy`. The rest goes through `.../config`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::{BaoError, Body, OpenBao, body_from};
+use crate::backends::{Kind, Live};
+use crate::model::{DesiredResource, ResourceId};
+
+/// Fields only `.../config` accepts (creation ignores them).
+const CONFIG_ONLY: &[&str] = &["deletion_allowed", "min_decryption_version", "min_encryption_version"];
+
+pub struct TransitKey {
+    bao: Arc<OpenBao>,
+}
+
+impl TransitKey {
+    pub fn new(bao: Arc<OpenBao>) -> Self {
+        TransitKey { bao }
+    }
+}
+
+fn key_path(id: &ResourceId) -> String {
+    format!("{}/keys/{}", id.mount.as_deref().unwrap_or("transit"), id.name)
+}
+
+#[async_trait]
+impl Kind for TransitKey {
+    fn name(&self) -> &'static str {
+        "transit_key"
+    }
+
+    fn immutable(&self) -> &'static [&'static str] {
+        &["type", "derived", "convergent_encryption", "key_size"]
+    }
+
+    fn destroy_order(&self) -> u8 {
+        10
+    }
+
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+        let resp = self.bao.client.read(&id.namespace, &key_path(id)).await?;
+        Ok(resp.and_then(|v| {
+            let mut live = v.get("data")?.as_object()?.clone();
+            // Public keys and version timestamps are not configuration.
+            live.remove("keys");
+            Some(live)
+        }))
+    }
+
+    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+        let create = body_from(
+            res.attrs.iter().filter(|(k, _)| !CONFIG_ONLY.contains(&k.as_str())),
+            "",
+        );
+        self.bao.client.write(&res.id.namespace, &key_path(&res.id), &create).await?;
+        let config = body_from(
+            res.attrs.iter().filter(|(k, _)| CONFIG_ONLY.contains(&k.as_str())),
+            "",
+        );
+        if config.json().as_object().is_some_and(|o| !o.is_empty()) {
+            self.bao
+                .client
+                .write(&res.id.namespace, &format!("{}/config", key_path(&res.id)), &config)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn update(&self, res: &DesiredResource, changed: &BTreeSet<String>, _live: &Live) -> Result<(), BaoError> {
+        let config = body_from(res.attrs.iter().filter(|(k, _)| changed.contains(*k)), "");
+        self.bao
+            .client
+            .write(&res.id.namespace, &format!("{}/config", key_path(&res.id)), &config)
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+        // OpenBao refuses to delete a key unless its config allows it.
+        let allow = Body::new(json!({ "deletion_allowed": true }));
+        self.bao
+            .client
+            .write(&id.namespace, &format!("{}/config", key_path(id)), &allow)
+            .await?;
+        self.bao.client.delete(&id.namespace, &key_path(id)).await
+    }
+
+    async fn list(&self, namespace: &str, desired: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+        let mut out = Vec::new();
+        for m in desired
+            .iter()
+            .filter(|r| r.id.kind == "mount" && r.plain_str("type") == Some("transit"))
+        {
+            for name in self
+                .bao
+                .client
+                .list(namespace, &format!("{}/keys", m.id.name))
+                .await?
+            {
+                out.push(ResourceId::new(namespace, "transit_key", Some(&m.id.name), &name));
+            }
+        }
+        Ok(out)
+    }
+}
+

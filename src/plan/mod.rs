@@ -1,0 +1,9 @@
+//! Plan and drift: the model, the differ, observation, and the renderers that share one shape.
+
+pub mod diff;
+pub mod model;
+pub mod observe;
+pub mod render;
+
+pub use diff::{Observed, PlanError, PlanOptions};
+pub use model::{Action, AttrDiff, Change, Drift, Plan, Summary};
