@@ -13,10 +13,13 @@
 
 pub mod apply;
 pub mod backends;
+pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod duration;
 pub mod ledger;
 pub mod model;
 pub mod plan;
+pub mod printer;
 pub mod sensitive;
 pub mod topology;

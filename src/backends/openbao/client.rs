@@ -100,6 +100,8 @@ pub struct BaoClient {
     http: reqwest::Client,
     address: String,
     token: Sensitive<String>,
+    /// `BAO_NAMESPACE`: every namespace of the topology is relative to it.
+    base_namespace: String,
 }
 
 impl BaoClient {
@@ -120,7 +122,14 @@ impl BaoClient {
             http,
             address,
             token,
+            base_namespace: String::new(),
         })
+    }
+
+    /// Makes every request relative to this namespace (`BAO_NAMESPACE`).
+    pub fn with_base_namespace(mut self, ns: &str) -> Self {
+        self.base_namespace = ns.trim_matches('/').to_owned();
+        self
     }
 
     pub fn address(&self) -> &str {
@@ -164,6 +173,12 @@ impl BaoClient {
         wrap_ttl: Option<&str>,
     ) -> Result<Option<Value>, BaoError> {
         let path = path.trim_start_matches('/');
+        let ns = &match (self.base_namespace.as_str(), ns) {
+            ("", n) => n.to_owned(),
+            (b, "") => b.to_owned(),
+            (b, n) => format!("{b}/{n}"),
+        };
+        let ns = ns.as_str();
         let url = format!("{}/v1/{}", self.address, path);
         tracing::debug!(method = %method, path, namespace = ns, "openbao request");
         let make = || {

@@ -1,0 +1,120 @@
+//! The command line of spec/cli.md as one clap definition, from which completions and the man
+//! page are generated too.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aegisctl",
+    version,
+    about = "Converge OpenBao (and, later, Keycloak and Infisical) from one topology file",
+    long_about = "aegisctl reads one topology file (inventories/*.yaml) and converges the secrets \
+and identity backbone it describes. `plan` shows what would change, `apply` converges, `drift` \
+reports what changed outside aegisctl. Secrets are never printed, logged or stored by the tool.",
+    after_help = "Exit status: 0 success (no changes / no drift), 1 error, 2 changes or drift \
+(plan with --detailed-exitcode, drift)."
+)]
+pub struct Cli {
+    /// Disable colours (also when NO_COLOR is set)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Print only results and errors: no progress, no banners
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); never secrets
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags shared by the commands that read live state.
+#[derive(Debug, Args, Clone)]
+pub struct RunFlags {
+    /// Machine-readable output on stdout: one JSON document
+    #[arg(long)]
+    pub json: bool,
+    /// How many requests run at once
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+}
+
+/// Flags that select what a plan covers.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanFlags {
+    /// Limit to this address and what it depends on (repeatable)
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// Also destroy objects aegisctl manages (per its ledger) that the file no longer declares
+    #[arg(long)]
+    pub prune: bool,
+    /// Allow replacing objects whose replacement destroys data (a Transit key's type, a mount's type)
+    #[arg(long)]
+    pub allow_destroy: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check a topology file offline; sends no request
+    Validate {
+        /// The topology file
+        file: PathBuf,
+        /// Machine-readable output on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what `apply` would change
+    Plan {
+        file: PathBuf,
+        /// Save the plan to apply it later with `aegisctl apply PLANFILE` (also `-out PLANFILE`)
+        #[arg(long = "out", value_name = "PLANFILE")]
+        out: Option<PathBuf>,
+        /// Exit 2 when there are changes, 0 when there are none
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[command(flatten)]
+        plan: PlanFlags,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Converge the servers to the topology (or apply a saved plan)
+    Apply {
+        /// A topology file, or a plan file written by `plan -out`
+        file: PathBuf,
+        /// Do not ask for confirmation (required when not on a terminal)
+        #[arg(long)]
+        auto_approve: bool,
+        #[command(flatten)]
+        plan: PlanFlags,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Report what changed outside aegisctl: changed, deleted and unmanaged objects
+    Drift {
+        file: PathBuf,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Clear an apply lock left behind by a killed aegisctl
+    Unlock { file: PathBuf },
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout
+    Man,
+}
+
+/// Terraform spells it `-out`; clap does not take single-dash long flags, so rewrite it.
+pub fn normalise_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|a| match a.to_str() {
+            Some("-out") => "--out".into(),
+            Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
+            _ => a,
+        })
+        .collect()
+}

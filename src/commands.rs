@@ -1,0 +1,518 @@
+//! The commands: each one wires the pipeline's phases together and hands results to the
+//! [`Printer`]. This is the only module that decides what is shown; everything below it reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::apply::lock::{Lock, LockError};
+use crate::apply::planfile::{self, PlanFile, PlanFileError};
+use crate::apply::{ApplyReport, Outcome, execute};
+use crate::backends::openbao::{BaoClient, OpenBao, Table};
+use crate::backends::{BaoError, Registry};
+use crate::cli::{Cli, Command, PlanFlags, RunFlags};
+use crate::ledger::{Entry, Ledger, LedgerError};
+use crate::model::{Address, Desired, ResourceId};
+use crate::plan::diff::{self, attr_diffs, target_closure};
+use crate::plan::observe::observe;
+use crate::plan::render::{human, json};
+use crate::plan::{Action, Change, Observed, Plan, PlanError, PlanOptions};
+use crate::printer::Printer;
+use crate::sensitive::Sensitive;
+use crate::topology::{self, TopologyError};
+
+/// Exit statuses of spec/cli.md.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum CliError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Topology(#[from] TopologyError),
+    #[error(transparent)]
+    #[diagnostic(help("check that OpenBao is running and that openbao.address / BAO_ADDR and the token are right"))]
+    Bao(#[from] BaoError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    #[diagnostic(help("wait for the other apply to finish; if no apply is running (a killed process), clear it with `aegisctl unlock FILE`"))]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
+    #[error("{message}")]
+    #[diagnostic(help("{help}"))]
+    Usage { message: String, help: String },
+}
+
+fn usage(message: impl Into<String>, help: impl Into<String>) -> CliError {
+    CliError::Usage {
+        message: message.into(),
+        help: help.into(),
+    }
+}
+
+/// Runs the parsed command line; returns the exit status.
+pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
+    let json = match &cli.command {
+        Command::Validate { json, .. } => *json,
+        Command::Plan { run, .. } | Command::Apply { run, .. } | Command::Drift { run, .. } => run.json,
+        _ => false,
+    };
+    let printer = Printer::new(cli.no_color, cli.quiet, json);
+    let result = match cli.command {
+        Command::Validate { file, .. } => validate(&printer, &file),
+        Command::Plan {
+            file,
+            out,
+            detailed_exitcode,
+            plan,
+            run,
+        } => plan_cmd(&printer, &file, out.as_deref(), detailed_exitcode, &plan, &run).await,
+        Command::Apply {
+            file,
+            auto_approve,
+            plan,
+            run,
+        } => apply_cmd(&printer, &file, auto_approve, &plan, &run).await,
+        Command::Drift { file, run } => drift_cmd(&printer, &file, &run).await,
+        Command::Unlock { file } => unlock_cmd(&printer, &file).await,
+        Command::Completions { .. } | Command::Man => Ok(EXIT_OK),
+    };
+    result.map_err(|e| (e, json))
+}
+
+fn load(printer: &Printer, file: &Path) -> Result<Desired, CliError> {
+    let desired = topology::load(file)?;
+    for w in &desired.warnings {
+        printer.warn(w);
+    }
+    Ok(desired)
+}
+
+fn validate(printer: &Printer, file: &Path) -> Result<u8, CliError> {
+    let desired = load(printer, file)?;
+    if printer.json {
+        printer.document(&serde_json::json!({
+            "format_version": json::FORMAT_VERSION,
+            "valid": true,
+            "objects": desired.resources.len(),
+            "diagnostics": desired.warnings,
+        }));
+    } else {
+        printer.result(&format!(
+            "The topology is valid: {} objects declared in {}.\n",
+            desired.resources.len(),
+            file.display()
+        ));
+    }
+    Ok(EXIT_OK)
+}
+
+/// A connection to the topology's OpenBao, with the registry of kinds bound to it.
+struct Session {
+    bao: Arc<OpenBao>,
+    registry: Registry,
+}
+
+impl Session {
+    fn connect(desired: &Desired) -> Result<Session, CliError> {
+        let env = |a: &str, b: &str| std::env::var(a).ok().or_else(|| std::env::var(b).ok()).filter(|v| !v.is_empty());
+        let address = desired
+            .conn
+            .address
+            .clone()
+            .or_else(|| env("BAO_ADDR", "VAULT_ADDR"))
+            .ok_or_else(|| usage("no OpenBao address", "set openbao.address in the topology, or BAO_ADDR"))?;
+        let token = match &desired.conn.token {
+            Some(t) => t.clone(),
+            None => Sensitive::new(
+                env("BAO_TOKEN", "VAULT_TOKEN")
+                    .ok_or_else(|| usage("no OpenBao token", "set openbao.token in the topology (e.g. env:BAO_TOKEN), or BAO_TOKEN"))?,
+            ),
+        };
+        let ca = desired
+            .conn
+            .ca_cert
+            .clone()
+            .or_else(|| env("BAO_CACERT", "VAULT_CACERT").map(Into::into));
+        let mut client = BaoClient::new(&address, token, ca.as_deref(), Duration::from_secs(30))?;
+        if let Some(ns) = env("BAO_NAMESPACE", "VAULT_NAMESPACE") {
+            client = client.with_base_namespace(&ns);
+        }
+        let bao = Arc::new(OpenBao::new(client));
+        let registry = Registry::openbao(Arc::clone(&bao));
+        Ok(Session { bao, registry })
+    }
+
+    fn client(&self) -> &BaoClient {
+        &self.bao.client
+    }
+
+    async fn ledger(&self, desired: &Desired) -> Result<Ledger, CliError> {
+        let mounts = self.bao.table("", Table::Secrets).await?;
+        Ok(Ledger::load(self.client(), &desired.ledger_mount, mounts.contains_key(&desired.ledger_mount)).await?)
+    }
+
+    /// Reads every declared object plus, when asked, what the ledger holds beyond them.
+    async fn observe(&self, desired: &Desired, ledger: &Ledger, with_ledger: bool, parallelism: usize) -> Result<Observed, CliError> {
+        let mut ids: BTreeMap<Address, &ResourceId> = desired.resources.iter().map(|r| (r.address.clone(), &r.id)).collect();
+        if with_ledger {
+            for (a, e) in &ledger.entries {
+                ids.entry(a.clone()).or_insert(&e.id);
+            }
+        }
+        Ok(observe(&self.registry, ids.into_values(), parallelism).await?)
+    }
+}
+
+fn plan_options(flags: &PlanFlags) -> PlanOptions {
+    PlanOptions {
+        prune: flags.prune,
+        targets: flags.targets.clone(),
+        allow_destroy: flags.allow_destroy,
+    }
+}
+
+fn show_plan(printer: &Printer, plan: &Plan) {
+    if printer.json {
+        printer.document(&json::plan(plan, &[]));
+    } else {
+        printer.result(&human::plan(plan, printer.styles()));
+    }
+}
+
+async fn plan_cmd(
+    printer: &Printer,
+    file: &Path,
+    out: Option<&Path>,
+    detailed: bool,
+    flags: &PlanFlags,
+    run: &RunFlags,
+) -> Result<u8, CliError> {
+    let desired = load(printer, file)?;
+    let session = Session::connect(&desired)?;
+    let ledger = session.ledger(&desired).await?;
+    let observed = session.observe(&desired, &ledger, flags.prune, run.parallelism.into()).await?;
+    let plan = diff::plan(&desired, &observed, &ledger, &session.registry, &plan_options(flags))?;
+    show_plan(printer, &plan);
+    if let Some(path) = out {
+        let topology = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        PlanFile {
+            format: planfile::FORMAT.into(),
+            aegisctl_version: env!("CARGO_PKG_VERSION").into(),
+            topology,
+            prune: flags.prune,
+            targets: flags.targets.clone(),
+            topology_digest: planfile::digest(&desired, &ledger),
+            plan: plan.clone(),
+        }
+        .write(path)?;
+        printer.info(&format!(
+            "\nSaved the plan to {}. Apply exactly it with: aegisctl apply {}",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(if detailed && !plan.is_empty() { EXIT_CHANGES } else { EXIT_OK })
+}
+
+async fn apply_cmd(printer: &Printer, file: &Path, auto_approve: bool, flags: &PlanFlags, run: &RunFlags) -> Result<u8, CliError> {
+    let saved = PlanFile::read(file)?;
+    let (topology_file, flags) = match &saved {
+        Some(s) => (
+            s.topology.clone(),
+            PlanFlags {
+                targets: s.targets.clone(),
+                prune: s.prune,
+                allow_destroy: flags.allow_destroy,
+            },
+        ),
+        None => (file.to_path_buf(), flags.clone()),
+    };
+    // Decide before any request whether we may ask; a saved plan was reviewed already.
+    if saved.is_none() && !auto_approve && !printer.can_prompt() {
+        return Err(usage(
+            "apply needs confirmation, and there is no terminal to ask on",
+            "review with `aegisctl plan`, then run `aegisctl apply --auto-approve`, or save a plan with -out and apply that",
+        ));
+    }
+    if saved.is_none() && auto_approve && printer.json {
+        // fine: non-interactive JSON apply
+    }
+    let desired = load(printer, &topology_file)?;
+    let session = Session::connect(&desired)?;
+    let client = session.client().clone();
+
+    let mut ledger = session.ledger(&desired).await?;
+    ledger.ensure(&client).await?;
+    let holder = crate::apply::lock::whoami(&token_name(&client).await);
+    let lock = Lock::acquire(&client, &desired.ledger_mount, &holder).await?;
+    let result = apply_locked(printer, &session, &desired, &mut ledger, saved.as_ref(), auto_approve, &flags, run).await;
+    let released = lock.release(&client).await;
+    let code = result?;
+    released?;
+    Ok(code)
+}
+
+/// The token's display name, for the lock record (best effort).
+async fn token_name(client: &BaoClient) -> String {
+    match client.read("", "auth/token/lookup-self").await {
+        Ok(Some(v)) => v
+            .pointer("/data/display_name")
+            .and_then(|d| d.as_str())
+            .unwrap_or("token")
+            .to_owned(),
+        _ => "token".into(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_locked(
+    printer: &Printer,
+    session: &Session,
+    desired: &Desired,
+    ledger: &mut Ledger,
+    saved: Option<&PlanFile>,
+    auto_approve: bool,
+    flags: &PlanFlags,
+    run: &RunFlags,
+) -> Result<u8, CliError> {
+    let parallelism: usize = run.parallelism.into();
+    let opts = plan_options(flags);
+    let observed = session.observe(desired, ledger, true, parallelism).await?;
+    let plan = diff::plan(desired, &observed, ledger, &session.registry, &opts)?;
+
+    if let Some(saved) = saved {
+        if planfile::digest(desired, ledger) != saved.topology_digest {
+            return Err(usage(
+                format!("the topology {} changed since the plan was saved", saved.topology.display()),
+                "run `aegisctl plan -out PLANFILE` again and review the new plan",
+            ));
+        }
+        if plan != saved.plan {
+            let moved: Vec<String> = plan
+                .changes
+                .iter()
+                .filter(|c| !saved.plan.changes.contains(c))
+                .chain(saved.plan.changes.iter().filter(|c| !plan.changes.contains(c)))
+                .map(|c| c.address.0.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            return Err(usage(
+                format!("live state moved since the plan was saved: {}", moved.join(", ")),
+                "run `aegisctl plan -out PLANFILE` again and review the new plan",
+            ));
+        }
+    } else if !plan.is_empty() && !printer.json {
+        printer.result(&human::plan(&plan, printer.styles()));
+    }
+
+    if let Some(c) = plan.changes.iter().find(|c| c.warning.is_some()) {
+        return Err(usage(
+            format!("{}: {}", c.address, c.warning.as_deref().unwrap_or_default()),
+            "re-run with --allow-destroy if destroying it is really intended",
+        ));
+    }
+
+    if plan.is_empty() {
+        record(session, desired, ledger, &observed, &ApplyReport::default(), &opts).await?;
+        if printer.json {
+            printer.document(&json::apply(&[], &[], &[]));
+        } else {
+            printer.result("No changes. The servers match the topology.\n");
+        }
+        return Ok(EXIT_OK);
+    }
+
+    if saved.is_none() && !auto_approve && !confirm(printer)? {
+        printer.result("Apply cancelled.\n");
+        return Ok(EXIT_ERROR);
+    }
+
+    let progress = printer.reporter(plan.changes.len());
+    let results = execute(&plan, desired, &observed, &session.registry, parallelism, &progress).await;
+    progress.finish();
+    let mut report = ApplyReport {
+        results,
+        inconsistent: Vec::new(),
+    };
+    report.inconsistent = record(session, desired, ledger, &observed, &report, &opts).await?;
+
+    if printer.json {
+        let rows: Vec<(Change, String, Option<String>)> = report
+            .results
+            .iter()
+            .map(|(c, o)| {
+                let err = match o {
+                    Outcome::Failed(e) => Some(e.clone()),
+                    Outcome::Skipped(up) => Some(format!("upstream {up} failed")),
+                    Outcome::Done => None,
+                };
+                (c.clone(), o.word().to_owned(), err)
+            })
+            .collect();
+        printer.document(&json::apply(&rows, &report.inconsistent, &[]));
+    } else {
+        if !report.inconsistent.is_empty() {
+            let mut text = String::from("\nInconsistent after apply: these objects still differ after being written:\n\n");
+            for c in &report.inconsistent {
+                human::change_block(&mut text, printer.styles(), c, "is still different");
+            }
+            printer.result(&text);
+        }
+        printer.result(&format!(
+            "\n{}\n",
+            human::applied(&report.succeeded(), report.failed(), report.skipped())
+        ));
+    }
+    Ok(if report.failed() + report.skipped() > 0 || !report.inconsistent.is_empty() {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    })
+}
+
+fn confirm(printer: &Printer) -> Result<bool, CliError> {
+    printer.info("\nDo you want to perform these actions?\n  aegisctl will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n");
+    let answer: String = dialoguer::Input::new()
+        .with_prompt("  Enter a value")
+        .allow_empty(true)
+        .interact_text()
+        .map_err(|e| usage(format!("cannot read the answer: {e}"), "run with --auto-approve"))?;
+    Ok(answer.trim() == "yes")
+}
+
+/// After an apply: re-read what was written, compute fingerprints, write the ledger, and return
+/// what is still different ("inconsistent after apply").
+async fn record(
+    session: &Session,
+    desired: &Desired,
+    ledger: &mut Ledger,
+    observed: &Observed,
+    report: &ApplyReport,
+    opts: &PlanOptions,
+) -> Result<Vec<Change>, CliError> {
+    session.bao.forget_tables();
+    let written: BTreeMap<&Address, &Change> = report
+        .results
+        .iter()
+        .filter(|(c, o)| *o == Outcome::Done && c.action != Action::Delete)
+        .map(|(c, _)| (&c.address, c))
+        .collect();
+    let touched: Vec<&ResourceId> = report.results.iter().map(|(c, _)| &c.id).collect();
+    let reread = observe(&session.registry, touched, 16).await?;
+    let live_now = |a: &Address| -> Option<&crate::backends::Live> {
+        match reread.live.get(a) {
+            Some(v) => v.as_ref(),
+            None => observed.live.get(a).and_then(Option::as_ref),
+        }
+    };
+
+    let mut entries = ledger.entries.clone();
+    for (c, o) in &report.results {
+        if c.action == Action::Delete && *o == Outcome::Done {
+            entries.remove(&c.address);
+        }
+    }
+    let selected = target_closure(desired, &opts.targets)?;
+    if opts.prune && selected.is_none() {
+        // Ledger entries for objects that are gone and no longer declared are finished with.
+        let declared: BTreeSet<&Address> = desired.resources.iter().map(|r| &r.address).collect();
+        entries.retain(|a, _| declared.contains(a) || live_now(a).is_some());
+    }
+    for res in &desired.resources {
+        if selected.as_ref().is_some_and(|s| !s.contains(&res.address)) {
+            continue;
+        }
+        let Some(live) = live_now(&res.address) else { continue };
+        let was_written = written.contains_key(&res.address);
+        let entry = entries.entry(res.address.clone()).or_insert_with(|| Entry {
+            id: res.id.clone(),
+            fp: BTreeMap::new(),
+        });
+        let failed = report
+            .results
+            .iter()
+            .any(|(c, o)| c.address == res.address && *o != Outcome::Done);
+        if failed {
+            continue;
+        }
+        for (field, value) in &res.attrs {
+            let write_only = !live.contains_key(field);
+            if (value.is_secret() || write_only)
+                && (was_written || !entry.fp.contains_key(field))
+                && let Some(fp) = ledger.fingerprint(&res.address, field, value)
+            {
+                entry.fp.insert(field.clone(), fp);
+            }
+        }
+    }
+    let mut view = ledger.clone();
+    view.entries = entries.clone();
+    let mut inconsistent = Vec::new();
+    for (addr, c) in &written {
+        let Some(res) = desired.resources.iter().find(|r| &r.address == *addr) else { continue };
+        let Some(kind) = session.registry.get(&res.id.kind) else { continue };
+        match reread.live.get(*addr).and_then(Option::as_ref) {
+            Some(live) => {
+                let attrs = attr_diffs(kind.as_ref(), res, live, &view);
+                if !attrs.is_empty() {
+                    inconsistent.push(Change {
+                        action: Action::Update,
+                        attrs,
+                        ..(*c).clone()
+                    });
+                }
+            }
+            None => inconsistent.push(Change {
+                action: Action::Create,
+                ..(*c).clone()
+            }),
+        }
+    }
+    ledger.save(session.client(), entries).await?;
+    Ok(inconsistent)
+}
+
+async fn drift_cmd(printer: &Printer, file: &Path, run: &RunFlags) -> Result<u8, CliError> {
+    let desired = load(printer, file)?;
+    let session = Session::connect(&desired)?;
+    let ledger = session.ledger(&desired).await?;
+    let observed = session.observe(&desired, &ledger, true, run.parallelism.into()).await?;
+    let declared: Vec<&crate::model::DesiredResource> = desired.resources.iter().collect();
+    let mut existing = Vec::new();
+    for kind in session.registry.all() {
+        existing.extend(kind.list("", &declared).await?);
+    }
+    // The ledger's own mount is aegisctl's, not an unmanaged object.
+    existing.retain(|id| !(id.kind == "mount" && id.name == desired.ledger_mount));
+    let drift = diff::drift(&desired, &observed, &ledger, &session.registry, &existing)?;
+    if printer.json {
+        printer.document(&json::drift(&drift, &[]));
+    } else {
+        if !ledger.mount_exists {
+            printer.info("Nothing has been applied yet: the ledger does not exist.");
+        }
+        printer.result(&human::drift(&drift, printer.styles()));
+    }
+    Ok(if drift.is_empty() { EXIT_OK } else { EXIT_CHANGES })
+}
+
+async fn unlock_cmd(printer: &Printer, file: &Path) -> Result<u8, CliError> {
+    let desired = load(printer, file)?;
+    let session = Session::connect(&desired)?;
+    match Lock::force_release(session.client(), &desired.ledger_mount).await? {
+        Some((holder, since)) => printer.result(&format!("Released the lock held by {holder} since {since}.\n")),
+        None => printer.result("The lock was not held.\n"),
+    }
+    Ok(EXIT_OK)
+}
