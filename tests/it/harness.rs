@@ -1,7 +1,8 @@
 //! The test harness: a real OpenBao dev server per test, on a free loopback port, with a file
-#![allow(dead_code)] // each test module uses a different part of the harness
 //! audit device (declared in a config file, since OpenBao 2.x refuses API-enabled audit devices)
 //! so tests can count the requests aegisctl really sent.
+
+#![allow(dead_code)] // each test module uses a different part of the harness
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
