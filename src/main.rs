@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use aegisctl::cli::{Cli, Command, normalise_args};
-use aegisctl::commands::{self, EXIT_ERROR};
+use aegisctl::commands::{self, CliError, EXIT_ERROR};
+use aegisctl::topology::TopologyError;
 use aegisctl::printer::Printer;
 use clap::{CommandFactory, Parser};
 
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            printer.error(&miette::miette!("cannot start the async runtime: {e}"));
+            printer.error(miette::miette!("cannot start the async runtime: {e}").as_ref());
             return ExitCode::from(EXIT_ERROR);
         }
     };
@@ -45,7 +46,16 @@ fn main() -> ExitCode {
                 });
                 printer.document(&doc);
             }
-            printer.error(&miette::Report::new(err));
+            match &err {
+                // Every problem of an invalid topology as its own diagnostic, then a summary.
+                CliError::Topology(TopologyError::Invalid(problems)) => {
+                    for p in problems {
+                        printer.error(p);
+                    }
+                    printer.error(&err);
+                }
+                _ => printer.error(&err),
+            }
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -73,15 +73,21 @@ impl Printer {
     }
 
     /// An error on stderr: one clear line, or a miette diagnostic with its snippet.
-    pub fn error(&self, report: &miette::Report) {
+    pub fn error(&self, report: &dyn miette::Diagnostic) {
         let theme = if self.color_err() {
             miette::GraphicalTheme::unicode()
         } else {
             miette::GraphicalTheme::unicode_nocolor()
         };
-        let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+        // Never wrap when not on a terminal: `file:line:col` must stay greppable on one line.
+        let width = if self.stderr_tty {
+            console::Term::stderr().size().1 as usize
+        } else {
+            10_000
+        };
+        let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(width);
         let mut text = String::new();
-        if handler.render_report(&mut text, report.as_ref()).is_err() {
+        if handler.render_report(&mut text, report).is_err() {
             text = format!("Error: {report}");
         }
         eprintln!("{}", text.trim_end());

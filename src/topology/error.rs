@@ -33,8 +33,10 @@ pub enum TopologyError {
     #[error("cannot read topology file {path}: {reason}")]
     #[diagnostic(help("check the path; topology files usually live in inventories/"))]
     Read { path: PathBuf, reason: String },
-    #[error("the topology is invalid ({} problem{})", .0.len(), if .0.len() == 1 { "" } else { "s" })]
-    Invalid(#[related] Vec<Problem>),
+    /// The problems are printed one by one before this summary line.
+    #[error("the topology is invalid ({} problem{}); nothing was sent to any server", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    #[diagnostic(help("fix the problems above, then check with `aegisctl validate FILE`"))]
+    Invalid(Vec<Problem>),
 }
 
 /// The source of one topology file, shared by the problems that point into it.

@@ -68,13 +68,12 @@ fn is_multiline(v: &Option<Value>) -> bool {
 fn heredoc(out: &mut String, indent: &str, lines: impl Iterator<Item = String>) {
     out.push_str("<<-EOT\n");
     for l in lines {
-        out.push_str(indent);
-        out.push_str("    ");
-        out.push_str(&l);
+        let line = format!("{indent}    {l}");
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     out.push_str(indent);
-    out.push_str("EOT\n");
+    out.push_str("  EOT\n");
 }
 
 fn attr_line(out: &mut String, styles: Styles, symbol_action: Action, a: &AttrDiff, width: usize) {
