@@ -109,7 +109,9 @@ pub enum Command {
 }
 
 /// Terraform spells it `-out`; clap does not take single-dash long flags, so rewrite it.
-pub fn normalise_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+pub fn normalise_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
     args.into_iter()
         .map(|a| match a.to_str() {
             Some("-out") => "--out".into(),

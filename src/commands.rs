@@ -36,12 +36,16 @@ pub enum CliError {
     #[diagnostic(transparent)]
     Topology(#[from] TopologyError),
     #[error(transparent)]
-    #[diagnostic(help("check that OpenBao is running and that openbao.address / BAO_ADDR and the token are right"))]
-    Bao(#[from] BaoError),
+    #[diagnostic(help(
+        "check that OpenBao is running and that openbao.address / BAO_ADDR and the token are right"
+    ))]
+    Bao(Box<BaoError>),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
-    #[diagnostic(help("wait for the other apply to finish; if no apply is running (a killed process), clear it with `aegisctl unlock FILE`"))]
+    #[diagnostic(help(
+        "wait for the other apply to finish; if no apply is running (a killed process), clear it with `aegisctl unlock FILE`"
+    ))]
     Lock(#[from] LockError),
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -50,6 +54,12 @@ pub enum CliError {
     #[error("{message}")]
     #[diagnostic(help("{help}"))]
     Usage { message: String, help: String },
+}
+
+impl From<BaoError> for CliError {
+    fn from(e: BaoError) -> Self {
+        CliError::Bao(Box::new(e))
+    }
 }
 
 fn usage(message: impl Into<String>, help: impl Into<String>) -> CliError {
@@ -63,7 +73,9 @@ fn usage(message: impl Into<String>, help: impl Into<String>) -> CliError {
 pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
     let json = match &cli.command {
         Command::Validate { json, .. } => *json,
-        Command::Plan { run, .. } | Command::Apply { run, .. } | Command::Drift { run, .. } => run.json,
+        Command::Plan { run, .. } | Command::Apply { run, .. } | Command::Drift { run, .. } => {
+            run.json
+        }
         _ => false,
     };
     let printer = Printer::new(cli.no_color, cli.quiet, json);
@@ -75,7 +87,17 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
             detailed_exitcode,
             plan,
             run,
-        } => plan_cmd(&printer, &file, out.as_deref(), detailed_exitcode, &plan, &run).await,
+        } => {
+            plan_cmd(
+                &printer,
+                &file,
+                out.as_deref(),
+                detailed_exitcode,
+                &plan,
+                &run,
+            )
+            .await
+        }
         Command::Apply {
             file,
             auto_approve,
@@ -124,19 +146,31 @@ struct Session {
 
 impl Session {
     fn connect(desired: &Desired) -> Result<Session, CliError> {
-        let env = |a: &str, b: &str| std::env::var(a).ok().or_else(|| std::env::var(b).ok()).filter(|v| !v.is_empty());
+        let env = |a: &str, b: &str| {
+            std::env::var(a)
+                .ok()
+                .or_else(|| std::env::var(b).ok())
+                .filter(|v| !v.is_empty())
+        };
         let address = desired
             .conn
             .address
             .clone()
             .or_else(|| env("BAO_ADDR", "VAULT_ADDR"))
-            .ok_or_else(|| usage("no OpenBao address", "set openbao.address in the topology, or BAO_ADDR"))?;
+            .ok_or_else(|| {
+                usage(
+                    "no OpenBao address",
+                    "set openbao.address in the topology, or BAO_ADDR",
+                )
+            })?;
         let token = match &desired.conn.token {
             Some(t) => t.clone(),
-            None => Sensitive::new(
-                env("BAO_TOKEN", "VAULT_TOKEN")
-                    .ok_or_else(|| usage("no OpenBao token", "set openbao.token in the topology (e.g. env:BAO_TOKEN), or BAO_TOKEN"))?,
-            ),
+            None => Sensitive::new(env("BAO_TOKEN", "VAULT_TOKEN").ok_or_else(|| {
+                usage(
+                    "no OpenBao token",
+                    "set openbao.token in the topology (e.g. env:BAO_TOKEN), or BAO_TOKEN",
+                )
+            })?),
         };
         let ca = desired
             .conn
@@ -158,12 +192,27 @@ impl Session {
 
     async fn ledger(&self, desired: &Desired) -> Result<Ledger, CliError> {
         let mounts = self.bao.table("", Table::Secrets).await?;
-        Ok(Ledger::load(self.client(), &desired.ledger_mount, mounts.contains_key(&desired.ledger_mount)).await?)
+        Ok(Ledger::load(
+            self.client(),
+            &desired.ledger_mount,
+            mounts.contains_key(&desired.ledger_mount),
+        )
+        .await?)
     }
 
     /// Reads every declared object plus, when asked, what the ledger holds beyond them.
-    async fn observe(&self, desired: &Desired, ledger: &Ledger, with_ledger: bool, parallelism: usize) -> Result<Observed, CliError> {
-        let mut ids: BTreeMap<Address, &ResourceId> = desired.resources.iter().map(|r| (r.address.clone(), &r.id)).collect();
+    async fn observe(
+        &self,
+        desired: &Desired,
+        ledger: &Ledger,
+        with_ledger: bool,
+        parallelism: usize,
+    ) -> Result<Observed, CliError> {
+        let mut ids: BTreeMap<Address, &ResourceId> = desired
+            .resources
+            .iter()
+            .map(|r| (r.address.clone(), &r.id))
+            .collect();
         if with_ledger {
             for (a, e) in &ledger.entries {
                 ids.entry(a.clone()).or_insert(&e.id);
@@ -200,8 +249,16 @@ async fn plan_cmd(
     let desired = load(printer, file)?;
     let session = Session::connect(&desired)?;
     let ledger = session.ledger(&desired).await?;
-    let observed = session.observe(&desired, &ledger, flags.prune, run.parallelism.into()).await?;
-    let plan = diff::plan(&desired, &observed, &ledger, &session.registry, &plan_options(flags))?;
+    let observed = session
+        .observe(&desired, &ledger, flags.prune, run.parallelism.into())
+        .await?;
+    let plan = diff::plan(
+        &desired,
+        &observed,
+        &ledger,
+        &session.registry,
+        &plan_options(flags),
+    )?;
     show_plan(printer, &plan);
     if let Some(path) = out {
         let topology = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
@@ -221,10 +278,20 @@ async fn plan_cmd(
             path.display()
         ));
     }
-    Ok(if detailed && !plan.is_empty() { EXIT_CHANGES } else { EXIT_OK })
+    Ok(if detailed && !plan.is_empty() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    })
 }
 
-async fn apply_cmd(printer: &Printer, file: &Path, auto_approve: bool, flags: &PlanFlags, run: &RunFlags) -> Result<u8, CliError> {
+async fn apply_cmd(
+    printer: &Printer,
+    file: &Path,
+    auto_approve: bool,
+    flags: &PlanFlags,
+    run: &RunFlags,
+) -> Result<u8, CliError> {
     let saved = PlanFile::read(file)?;
     let (topology_file, flags) = match &saved {
         Some(s) => (
@@ -255,7 +322,17 @@ async fn apply_cmd(printer: &Printer, file: &Path, auto_approve: bool, flags: &P
     ledger.ensure(&client).await?;
     let holder = crate::apply::lock::whoami(&token_name(&client).await);
     let lock = Lock::acquire(&client, &desired.ledger_mount, &holder).await?;
-    let result = apply_locked(printer, &session, &desired, &mut ledger, saved.as_ref(), auto_approve, &flags, run).await;
+    let result = apply_locked(
+        printer,
+        &session,
+        &desired,
+        &mut ledger,
+        saved.as_ref(),
+        auto_approve,
+        &flags,
+        run,
+    )
+    .await;
     let released = lock.release(&client).await;
     let code = result?;
     released?;
@@ -293,7 +370,10 @@ async fn apply_locked(
     if let Some(saved) = saved {
         if planfile::digest(desired, ledger) != saved.topology_digest {
             return Err(usage(
-                format!("the topology {} changed since the plan was saved", saved.topology.display()),
+                format!(
+                    "the topology {} changed since the plan was saved",
+                    saved.topology.display()
+                ),
                 "run `aegisctl plan -out PLANFILE` again and review the new plan",
             ));
         }
@@ -302,13 +382,22 @@ async fn apply_locked(
                 .changes
                 .iter()
                 .filter(|c| !saved.plan.changes.contains(c))
-                .chain(saved.plan.changes.iter().filter(|c| !plan.changes.contains(c)))
+                .chain(
+                    saved
+                        .plan
+                        .changes
+                        .iter()
+                        .filter(|c| !plan.changes.contains(c)),
+                )
                 .map(|c| c.address.0.clone())
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
             return Err(usage(
-                format!("live state moved since the plan was saved: {}", moved.join(", ")),
+                format!(
+                    "live state moved since the plan was saved: {}",
+                    moved.join(", ")
+                ),
                 "run `aegisctl plan -out PLANFILE` again and review the new plan",
             ));
         }
@@ -318,13 +407,25 @@ async fn apply_locked(
 
     if let Some(c) = plan.changes.iter().find(|c| c.warning.is_some()) {
         return Err(usage(
-            format!("{}: {}", c.address, c.warning.as_deref().unwrap_or_default()),
+            format!(
+                "{}: {}",
+                c.address,
+                c.warning.as_deref().unwrap_or_default()
+            ),
             "re-run with --allow-destroy if destroying it is really intended",
         ));
     }
 
     if plan.is_empty() {
-        record(session, desired, ledger, &observed, &ApplyReport::default(), &opts).await?;
+        record(
+            session,
+            desired,
+            ledger,
+            &observed,
+            &ApplyReport::default(),
+            &opts,
+        )
+        .await?;
         if printer.json {
             printer.document(&json::apply(&[], &[], &[]));
         } else {
@@ -339,7 +440,15 @@ async fn apply_locked(
     }
 
     let progress = printer.reporter(plan.changes.len());
-    let results = execute(&plan, desired, &observed, &session.registry, parallelism, &progress).await;
+    let results = execute(
+        &plan,
+        desired,
+        &observed,
+        &session.registry,
+        parallelism,
+        &progress,
+    )
+    .await;
     progress.finish();
     let mut report = ApplyReport {
         results,
@@ -363,7 +472,9 @@ async fn apply_locked(
         printer.document(&json::apply(&rows, &report.inconsistent, &[]));
     } else {
         if !report.inconsistent.is_empty() {
-            let mut text = String::from("\nInconsistent after apply: these objects still differ after being written:\n\n");
+            let mut text = String::from(
+                "\nInconsistent after apply: these objects still differ after being written:\n\n",
+            );
             for c in &report.inconsistent {
                 human::change_block(&mut text, printer.styles(), c, "is still different");
             }
@@ -374,11 +485,13 @@ async fn apply_locked(
             human::applied(&report.succeeded(), report.failed(), report.skipped())
         ));
     }
-    Ok(if report.failed() + report.skipped() > 0 || !report.inconsistent.is_empty() {
-        EXIT_ERROR
-    } else {
-        EXIT_OK
-    })
+    Ok(
+        if report.failed() + report.skipped() > 0 || !report.inconsistent.is_empty() {
+            EXIT_ERROR
+        } else {
+            EXIT_OK
+        },
+    )
 }
 
 fn confirm(printer: &Printer) -> Result<bool, CliError> {
@@ -387,7 +500,12 @@ fn confirm(printer: &Printer) -> Result<bool, CliError> {
         .with_prompt("  Enter a value")
         .allow_empty(true)
         .interact_text()
-        .map_err(|e| usage(format!("cannot read the answer: {e}"), "run with --auto-approve"))?;
+        .map_err(|e| {
+            usage(
+                format!("cannot read the answer: {e}"),
+                "run with --auto-approve",
+            )
+        })?;
     Ok(answer.trim() == "yes")
 }
 
@@ -433,7 +551,9 @@ async fn record(
         if selected.as_ref().is_some_and(|s| !s.contains(&res.address)) {
             continue;
         }
-        let Some(live) = live_now(&res.address) else { continue };
+        let Some(live) = live_now(&res.address) else {
+            continue;
+        };
         let was_written = written.contains_key(&res.address);
         let entry = entries.entry(res.address.clone()).or_insert_with(|| Entry {
             id: res.id.clone(),
@@ -460,8 +580,12 @@ async fn record(
     view.entries = entries.clone();
     let mut inconsistent = Vec::new();
     for (addr, c) in &written {
-        let Some(res) = desired.resources.iter().find(|r| &r.address == *addr) else { continue };
-        let Some(kind) = session.registry.get(&res.id.kind) else { continue };
+        let Some(res) = desired.resources.iter().find(|r| &r.address == *addr) else {
+            continue;
+        };
+        let Some(kind) = session.registry.get(&res.id.kind) else {
+            continue;
+        };
         match reread.live.get(*addr).and_then(Option::as_ref) {
             Some(live) => {
                 let attrs = attr_diffs(kind.as_ref(), res, live, &view);
@@ -487,7 +611,9 @@ async fn drift_cmd(printer: &Printer, file: &Path, run: &RunFlags) -> Result<u8,
     let desired = load(printer, file)?;
     let session = Session::connect(&desired)?;
     let ledger = session.ledger(&desired).await?;
-    let observed = session.observe(&desired, &ledger, true, run.parallelism.into()).await?;
+    let observed = session
+        .observe(&desired, &ledger, true, run.parallelism.into())
+        .await?;
     let declared: Vec<&crate::model::DesiredResource> = desired.resources.iter().collect();
     let mut existing = Vec::new();
     for kind in session.registry.all() {
@@ -504,14 +630,20 @@ async fn drift_cmd(printer: &Printer, file: &Path, run: &RunFlags) -> Result<u8,
         }
         printer.result(&human::drift(&drift, printer.styles()));
     }
-    Ok(if drift.is_empty() { EXIT_OK } else { EXIT_CHANGES })
+    Ok(if drift.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_CHANGES
+    })
 }
 
 async fn unlock_cmd(printer: &Printer, file: &Path) -> Result<u8, CliError> {
     let desired = load(printer, file)?;
     let session = Session::connect(&desired)?;
     match Lock::force_release(session.client(), &desired.ledger_mount).await? {
-        Some((holder, since)) => printer.result(&format!("Released the lock held by {holder} since {since}.\n")),
+        Some((holder, since)) => printer.result(&format!(
+            "Released the lock held by {holder} since {since}.\n"
+        )),
         None => printer.result("The lock was not held.\n"),
     }
     Ok(EXIT_OK)

@@ -28,9 +28,11 @@ pub enum LedgerError {
     Bao {
         mount: String,
         #[source]
-        source: BaoError,
+        source: Box<BaoError>,
     },
-    #[error("the ledger `{mount}/{STATE_PATH}` is unreadable ({reason}); it was not written by this aegisctl")]
+    #[error(
+        "the ledger `{mount}/{STATE_PATH}` is unreadable ({reason}); it was not written by this aegisctl"
+    )]
     Corrupt { mount: String, reason: String },
     #[error("the ledger `{mount}` was changed by someone else during this run; re-run to converge")]
     Conflict { mount: String },
@@ -60,13 +62,17 @@ pub struct Ledger {
 fn bao(mount: &str) -> impl FnOnce(BaoError) -> LedgerError + '_ {
     move |source| LedgerError::Bao {
         mount: mount.to_owned(),
-        source,
+        source: Box::new(source),
     }
 }
 
 impl Ledger {
     /// Reads the ledger; an absent mount or state is an empty ledger.
-    pub async fn load(client: &BaoClient, mount: &str, mount_exists: bool) -> Result<Ledger, LedgerError> {
+    pub async fn load(
+        client: &BaoClient,
+        mount: &str,
+        mount_exists: bool,
+    ) -> Result<Ledger, LedgerError> {
         let mut ledger = Ledger {
             mount: mount.to_owned(),
             mount_exists,
@@ -75,14 +81,22 @@ impl Ledger {
         if !mount_exists {
             return Ok(ledger);
         }
-        let (state_path, key_path) = (format!("{mount}/data/{STATE_PATH}"), format!("{mount}/data/{KEY_PATH}"));
+        let (state_path, key_path) = (
+            format!("{mount}/data/{STATE_PATH}"),
+            format!("{mount}/data/{KEY_PATH}"),
+        );
         let (state, key) = tokio::join!(client.read("", &state_path), client.read("", &key_path));
         if let Some(state) = state.map_err(bao(mount))? {
-            ledger.version = state.pointer("/data/metadata/version").and_then(Value::as_u64).unwrap_or(0);
+            ledger.version = state
+                .pointer("/data/metadata/version")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             if let Some(resources) = state.pointer("/data/data/resources") {
-                ledger.entries = serde_json::from_value(resources.clone()).map_err(|e| LedgerError::Corrupt {
-                    mount: mount.to_owned(),
-                    reason: e.to_string(),
+                ledger.entries = serde_json::from_value(resources.clone()).map_err(|e| {
+                    LedgerError::Corrupt {
+                        mount: mount.to_owned(),
+                        reason: e.to_string(),
+                    }
                 })?;
             }
         }
@@ -124,12 +138,17 @@ impl Ledger {
                 "options": { "version": "2" },
                 "description": "aegisctl ledger: managed addresses and input fingerprints (no values)",
             }));
-            client.write("", &format!("sys/mounts/{mount}"), &body).await.map_err(bao(&mount))?;
+            client
+                .write("", &format!("sys/mounts/{mount}"), &body)
+                .await
+                .map_err(bao(&mount))?;
             self.mount_exists = true;
         }
         if self.key.is_none() {
             let key = Sensitive::new(hex::encode(rand::random::<[u8; 32]>()));
-            let body = Body::new(json!({ "options": { "cas": 0 }, "data": { "hmac_key": key.expose() } })).with_secret(&key);
+            let body =
+                Body::new(json!({ "options": { "cas": 0 }, "data": { "hmac_key": key.expose() } }))
+                    .with_secret(&key);
             // A freshly enabled KV v2 mount needs a moment before it accepts writes.
             let key_path = format!("{mount}/data/{KEY_PATH}");
             retry_young_mount(|| client.write("", &key_path, &body))
@@ -141,7 +160,11 @@ impl Ledger {
     }
 
     /// Writes `entries` back if they differ from what was read, with check-and-set.
-    pub async fn save(&mut self, client: &BaoClient, entries: BTreeMap<Address, Entry>) -> Result<bool, LedgerError> {
+    pub async fn save(
+        &mut self,
+        client: &BaoClient,
+        entries: BTreeMap<Address, Entry>,
+    ) -> Result<bool, LedgerError> {
         if entries == self.entries {
             return Ok(false);
         }
@@ -154,8 +177,13 @@ impl Ledger {
             .write("", &format!("{mount}/data/{STATE_PATH}"), &body)
             .await
             .map_err(|e| match e.status() {
-                Some(400) if e.to_string().contains("check-and-set") => LedgerError::Conflict { mount: mount.clone() },
-                _ => LedgerError::Bao { mount: mount.clone(), source: e },
+                Some(400) if e.to_string().contains("check-and-set") => LedgerError::Conflict {
+                    mount: mount.clone(),
+                },
+                _ => LedgerError::Bao {
+                    mount: mount.clone(),
+                    source: Box::new(e),
+                },
             })?;
         self.version = resp
             .as_ref()
@@ -176,7 +204,11 @@ where
     let mut tries = 0;
     loop {
         match f().await {
-            Err(e) if tries < 20 && matches!(e.status(), Some(400) | Some(500)) && e.to_string().contains("upgrad") => {
+            Err(e)
+                if tries < 20
+                    && matches!(e.status(), Some(400) | Some(500))
+                    && e.to_string().contains("upgrad") =>
+            {
                 tries += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use aegisctl::cli::{Cli, Command, normalise_args};
 use aegisctl::commands::{self, CliError, EXIT_ERROR};
-use aegisctl::topology::TopologyError;
 use aegisctl::printer::Printer;
+use aegisctl::topology::TopologyError;
 use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
@@ -14,7 +14,12 @@ fn main() -> ExitCode {
 
     match &cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "aegisctl", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "aegisctl",
+                &mut std::io::stdout(),
+            );
             return ExitCode::SUCCESS;
         }
         Command::Man => {
@@ -28,7 +33,10 @@ fn main() -> ExitCode {
     }
 
     let printer = Printer::new(cli.no_color, cli.quiet, false);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             printer.error(miette::miette!("cannot start the async runtime: {e}").as_ref());

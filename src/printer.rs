@@ -60,7 +60,11 @@ impl Printer {
     pub fn warn(&self, text: &str) {
         if !self.quiet {
             let label = if self.color_err() {
-                console::style("warning:").yellow().bold().force_styling(true).to_string()
+                console::style("warning:")
+                    .yellow()
+                    .bold()
+                    .force_styling(true)
+                    .to_string()
             } else {
                 "warning:".into()
             };

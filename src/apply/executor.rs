@@ -48,10 +48,16 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn failed(&self) -> usize {
-        self.results.iter().filter(|(_, o)| matches!(o, Outcome::Failed(_))).count()
+        self.results
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+            .count()
     }
     pub fn skipped(&self) -> usize {
-        self.results.iter().filter(|(_, o)| matches!(o, Outcome::Skipped(_))).count()
+        self.results
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Skipped(_)))
+            .count()
     }
     pub fn succeeded(&self) -> Vec<Change> {
         self.results
@@ -70,9 +76,23 @@ enum State {
 }
 
 /// For each change, the indices of the changes it must wait for.
-fn dependencies(plan: &Plan, desired: &BTreeMap<&Address, &DesiredResource>, registry: &Registry) -> Vec<Vec<usize>> {
-    let index: HashMap<&Address, usize> = plan.changes.iter().enumerate().map(|(i, c)| (&c.address, i)).collect();
-    let order = |c: &Change| registry.get(&c.id.kind).map(|k| k.destroy_order()).unwrap_or(50);
+fn dependencies(
+    plan: &Plan,
+    desired: &BTreeMap<&Address, &DesiredResource>,
+    registry: &Registry,
+) -> Vec<Vec<usize>> {
+    let index: HashMap<&Address, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&c.address, i))
+        .collect();
+    let order = |c: &Change| {
+        registry
+            .get(&c.id.kind)
+            .map(|k| k.destroy_order())
+            .unwrap_or(50)
+    };
     plan.changes
         .iter()
         .map(|c| {
@@ -87,24 +107,43 @@ fn dependencies(plan: &Plan, desired: &BTreeMap<&Address, &DesiredResource>, reg
             } else {
                 desired
                     .get(&c.address)
-                    .map(|r| r.depends_on.iter().filter_map(|d| index.get(d).copied()).collect())
+                    .map(|r| {
+                        r.depends_on
+                            .iter()
+                            .filter_map(|d| index.get(d).copied())
+                            .collect()
+                    })
                     .unwrap_or_default()
             }
         })
         .collect()
 }
 
-async fn run_one(registry: &Registry, change: &Change, res: Option<&DesiredResource>, live: Option<&Live>) -> Result<(), BaoError> {
+async fn run_one(
+    registry: &Registry,
+    change: &Change,
+    res: Option<&DesiredResource>,
+    live: Option<&Live>,
+) -> Result<(), BaoError> {
     let kind = registry
         .get(&change.id.kind)
         .ok_or_else(|| BaoError::Refused(format!("unknown kind `{}`", change.id.kind)))?;
-    let need = || BaoError::Refused(format!("{} is not declared in the topology", change.address));
+    let need = || {
+        BaoError::Refused(format!(
+            "{} is not declared in the topology",
+            change.address
+        ))
+    };
     match change.action {
         Action::Create => kind.create(res.ok_or_else(need)?).await,
         Action::Update => {
             let empty = Live::new();
-            kind.update(res.ok_or_else(need)?, &change.changed_names(), live.unwrap_or(&empty))
-                .await
+            kind.update(
+                res.ok_or_else(need)?,
+                &change.changed_names(),
+                live.unwrap_or(&empty),
+            )
+            .await
         }
         Action::Replace => {
             kind.delete(&change.id).await?;
@@ -123,7 +162,8 @@ pub async fn execute(
     parallelism: usize,
     reporter: &dyn Reporter,
 ) -> Vec<(Change, Outcome)> {
-    let by_addr: BTreeMap<&Address, &DesiredResource> = desired.resources.iter().map(|r| (&r.address, r)).collect();
+    let by_addr: BTreeMap<&Address, &DesiredResource> =
+        desired.resources.iter().map(|r| (&r.address, r)).collect();
     let deps = dependencies(plan, &by_addr, registry);
     let n = plan.changes.len();
     let mut state = vec![State::Pending; n];
@@ -155,7 +195,9 @@ pub async fn execute(
                 break;
             }
             let ready = state[i] == State::Pending
-                && deps[i].iter().all(|&d| state[d] == State::Finished(Outcome::Done));
+                && deps[i]
+                    .iter()
+                    .all(|&d| state[d] == State::Finished(Outcome::Done));
             if ready {
                 state[i] = State::Running;
                 let change = &plan.changes[i];

@@ -20,7 +20,7 @@ pub enum LockError {
     Bao {
         mount: String,
         #[source]
-        source: BaoError,
+        source: Box<BaoError>,
     },
 }
 
@@ -31,20 +31,41 @@ pub struct Lock {
     version: u64,
 }
 
-async fn read(client: &BaoClient, mount: &str) -> Result<(u64, Option<(String, String)>), BaoError> {
-    let resp = client.read("", &format!("{mount}/data/{LOCK_PATH}")).await?;
+async fn read(
+    client: &BaoClient,
+    mount: &str,
+) -> Result<(u64, Option<(String, String)>), BaoError> {
+    let resp = client
+        .read("", &format!("{mount}/data/{LOCK_PATH}"))
+        .await?;
     let Some(v) = resp else { return Ok((0, None)) };
-    let version = v.pointer("/data/metadata/version").and_then(Value::as_u64).unwrap_or(0);
-    let holder = v.pointer("/data/data/holder").and_then(Value::as_str).unwrap_or_default();
-    let since = v.pointer("/data/data/since").and_then(Value::as_str).unwrap_or_default();
-    Ok((version, (!holder.is_empty()).then(|| (holder.to_owned(), since.to_owned()))))
+    let version = v
+        .pointer("/data/metadata/version")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let holder = v
+        .pointer("/data/data/holder")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let since = v
+        .pointer("/data/data/since")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Ok((
+        version,
+        (!holder.is_empty()).then(|| (holder.to_owned(), since.to_owned())),
+    ))
 }
 
 /// Who this process is, for the lock record: token display name, host, pid.
 pub fn whoami(display_name: &str) -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown-host".into());
     format!("{display_name}@{host} pid {}", std::process::id())
 }
@@ -52,7 +73,10 @@ pub fn whoami(display_name: &str) -> String {
 impl Lock {
     /// Takes the lock or fails fast naming the holder.
     pub async fn acquire(client: &BaoClient, mount: &str, holder: &str) -> Result<Lock, LockError> {
-        let bao = |source| LockError::Bao { mount: mount.to_owned(), source };
+        let bao = |source| LockError::Bao {
+            mount: mount.to_owned(),
+            source: Box::new(source),
+        };
         let (version, held) = read(client, mount).await.map_err(bao)?;
         if let Some((holder, since)) = held {
             return Err(LockError::Held { holder, since });
@@ -74,7 +98,8 @@ impl Lock {
             Err(e) if e.status() == Some(400) && e.to_string().contains("check-and-set") => {
                 // Someone else won the race between our read and our write.
                 let (_, held) = read(client, mount).await.map_err(bao)?;
-                let (holder, since) = held.unwrap_or_else(|| ("another apply".into(), "just now".into()));
+                let (holder, since) =
+                    held.unwrap_or_else(|| ("another apply".into(), "just now".into()));
                 Err(LockError::Held { holder, since })
             }
             Err(e) => Err(bao(e)),
@@ -83,20 +108,31 @@ impl Lock {
 
     /// Releases the lock (only if it is still ours).
     pub async fn release(self, client: &BaoClient) -> Result<(), LockError> {
-        let body = Body::new(json!({ "options": { "cas": self.version }, "data": { "holder": "" } }));
+        let body =
+            Body::new(json!({ "options": { "cas": self.version }, "data": { "holder": "" } }));
         client
             .write("", &format!("{}/data/{LOCK_PATH}", self.mount), &body)
             .await
             .map(|_| ())
-            .map_err(|source| LockError::Bao { mount: self.mount.clone(), source })
+            .map_err(|source| LockError::Bao {
+                mount: self.mount.clone(),
+                source: Box::new(source),
+            })
     }
 
     /// Clears the lock whoever holds it (`aegisctl unlock`). Returns the previous holder.
-    pub async fn force_release(client: &BaoClient, mount: &str) -> Result<Option<(String, String)>, LockError> {
-        let bao = |source| LockError::Bao { mount: mount.to_owned(), source };
+    pub async fn force_release(
+        client: &BaoClient,
+        mount: &str,
+    ) -> Result<Option<(String, String)>, LockError> {
+        let bao = |source| LockError::Bao {
+            mount: mount.to_owned(),
+            source: Box::new(source),
+        };
         let (version, held) = read(client, mount).await.map_err(bao)?;
         if held.is_some() {
-            let body = Body::new(json!({ "options": { "cas": version }, "data": { "holder": "" } }));
+            let body =
+                Body::new(json!({ "options": { "cas": version }, "data": { "holder": "" } }));
             client
                 .write("", &format!("{mount}/data/{LOCK_PATH}"), &body)
                 .await

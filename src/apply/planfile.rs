@@ -61,7 +61,10 @@ pub fn digest(desired: &Desired, ledger: &Ledger) -> String {
 
 impl PlanFile {
     pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
-        let err = |e: String| PlanFileError::Write { path: path.to_path_buf(), reason: e };
+        let err = |e: String| PlanFileError::Write {
+            path: path.to_path_buf(),
+            reason: e,
+        };
         let text = serde_json::to_string_pretty(self).map_err(|e| err(e.to_string()))?;
         std::fs::write(path, text).map_err(|e| err(e.to_string()))
     }
@@ -75,9 +78,11 @@ impl PlanFile {
         if !text.trim_start().starts_with('{') || !text.contains(FORMAT) {
             return Ok(None);
         }
-        serde_json::from_str(&text).map(Some).map_err(|e| PlanFileError::Read {
-            path: path.to_path_buf(),
-            reason: format!("not a valid plan file: {e}"),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| PlanFileError::Read {
+                path: path.to_path_buf(),
+                reason: format!("not a valid plan file: {e}"),
+            })
     }
 }

@@ -53,13 +53,22 @@ pub trait Kind: Send + Sync {
     async fn create(&self, res: &DesiredResource) -> Result<(), BaoError>;
 
     /// Updates the `changed` attributes of an existing object.
-    async fn update(&self, res: &DesiredResource, changed: &BTreeSet<String>, live: &Live) -> Result<(), BaoError>;
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        changed: &BTreeSet<String>,
+        live: &Live,
+    ) -> Result<(), BaoError>;
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BaoError>;
 
     /// Lists the objects of this kind that exist in the places the topology manages (its mounts
     /// in `namespace`), built-ins excluded. `desired` is everything declared in that namespace.
-    async fn list(&self, namespace: &str, desired: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError>;
+    async fn list(
+        &self,
+        namespace: &str,
+        desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BaoError>;
 }
 
 /// The kinds known to this run, by name.

@@ -99,7 +99,8 @@ fn equal(field: &str, desired: &Value, live: &Value) -> bool {
         (Value::Object(a), Value::Object(b)) => a
             .iter()
             .all(|(k, v)| b.get(k).is_some_and(|lv| equal(k, v, lv))),
-        (Value::Number(_) | Value::Bool(_), Value::String(_)) | (Value::String(_), Value::Number(_) | Value::Bool(_)) => {
+        (Value::Number(_) | Value::Bool(_), Value::String(_))
+        | (Value::String(_), Value::Number(_) | Value::Bool(_)) => {
             scalar_text(desired) == scalar_text(live)
         }
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
@@ -118,7 +119,12 @@ pub fn display_live(field: &str, v: &Value) -> Value {
 }
 
 /// The declared attributes of `res` that differ from `live`.
-pub fn attr_diffs(kind: &dyn Kind, res: &DesiredResource, live: &Live, ledger: &Ledger) -> Vec<AttrDiff> {
+pub fn attr_diffs(
+    kind: &dyn Kind,
+    res: &DesiredResource,
+    live: &Live,
+    ledger: &Ledger,
+) -> Vec<AttrDiff> {
     let mut out = Vec::new();
     let recorded = ledger.entries.get(&res.address).map(|e| &e.fp);
     for (field, value) in &res.attrs {
@@ -169,11 +175,15 @@ fn create_attrs(res: &DesiredResource) -> Vec<AttrDiff> {
 }
 
 /// The addresses `--target` selects: each target and, transitively, what it depends on.
-pub fn target_closure(desired: &Desired, targets: &[String]) -> Result<Option<BTreeSet<Address>>, PlanError> {
+pub fn target_closure(
+    desired: &Desired,
+    targets: &[String],
+) -> Result<Option<BTreeSet<Address>>, PlanError> {
     if targets.is_empty() {
         return Ok(None);
     }
-    let by_addr: BTreeMap<&Address, &DesiredResource> = desired.resources.iter().map(|r| (&r.address, r)).collect();
+    let by_addr: BTreeMap<&Address, &DesiredResource> =
+        desired.resources.iter().map(|r| (&r.address, r)).collect();
     let mut out = BTreeSet::new();
     let mut stack: Vec<Address> = Vec::new();
     for t in targets {
@@ -238,7 +248,11 @@ pub fn plan(
                 changes.push(Change {
                     address: res.address.clone(),
                     id: res.id.clone(),
-                    action: if replace { Action::Replace } else { Action::Update },
+                    action: if replace {
+                        Action::Replace
+                    } else {
+                        Action::Update
+                    },
                     attrs,
                     warning,
                 });
@@ -319,7 +333,10 @@ pub fn drift(
     let mut seen = BTreeSet::new();
     for id in existing {
         let addr = id.address();
-        if declared.contains(&addr) || ledger.entries.contains_key(&addr) || !seen.insert(addr.clone()) {
+        if declared.contains(&addr)
+            || ledger.entries.contains_key(&addr)
+            || !seen.insert(addr.clone())
+        {
             continue;
         }
         out.unmanaged.push(Change {
@@ -345,9 +362,17 @@ mod tests {
     fn normalisation_rules() {
         assert!(equal("token_ttl", &json!("1h"), &json!(3600)));
         assert!(!equal("token_ttl", &json!("1h"), &json!(1800)));
-        assert!(equal("token_policies", &json!(["b", "a"]), &json!(["a", "b"])));
+        assert!(equal(
+            "token_policies",
+            &json!(["b", "a"]),
+            &json!(["a", "b"])
+        ));
         assert!(equal("token_policies", &json!("a, b"), &json!(["b", "a"])));
-        assert!(!equal("creation_statements", &json!(["b", "a"]), &json!(["a", "b"])));
+        assert!(!equal(
+            "creation_statements",
+            &json!(["b", "a"]),
+            &json!(["a", "b"])
+        ));
         assert!(equal("secret_id_num_uses", &json!(1), &json!("1")));
         assert!(equal("exportable", &json!(false), &json!(false)));
         assert!(!equal("exportable", &json!(true), &json!(false)));

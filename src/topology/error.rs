@@ -48,7 +48,10 @@ pub struct Source {
 
 impl Source {
     pub fn problem(&self, loc: Loc, message: impl Into<String>, help: Option<String>) -> Problem {
-        let len = loc.len.min(self.text.len().saturating_sub(loc.offset)).max(1);
+        let len = loc
+            .len
+            .min(self.text.len().saturating_sub(loc.offset))
+            .max(1);
         Problem {
             file: self.name.clone(),
             line: loc.line,

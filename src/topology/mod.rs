@@ -23,7 +23,10 @@ pub fn load(path: &Path) -> Result<Desired, TopologyError> {
 }
 
 /// As [`load`], with the environment supplied (tests use this to avoid global state).
-pub fn load_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Desired, TopologyError> {
+pub fn load_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Desired, TopologyError> {
     let text = std::fs::read_to_string(path).map_err(|e| TopologyError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -111,16 +114,25 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn load_str(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Desired, TopologyError> {
+    fn load_str(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Desired, TopologyError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.yaml");
-        std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         load_with_env(&path, env)
     }
 
     fn problems(text: &str) -> Vec<String> {
         match load_str(text, &|_| None) {
-            Err(TopologyError::Invalid(ps)) => ps.iter().map(|p| format!("{}:{} {}", p.line, p.column, p.message)).collect(),
+            Err(TopologyError::Invalid(ps)) => ps
+                .iter()
+                .map(|p| format!("{}:{} {}", p.line, p.column, p.message))
+                .collect(),
             Err(e) => vec![e.to_string()],
             Ok(_) => vec![],
         }
@@ -135,14 +147,21 @@ mod tests {
 
     #[test]
     fn bad_duration_points_at_the_value() {
-        let p = problems("version: 1\nopenbao:\n  auth:\n    approle:\n      roles:\n        r: { token_ttl: 1x }\n");
+        let p = problems(
+            "version: 1\nopenbao:\n  auth:\n    approle:\n      roles:\n        r: { token_ttl: 1x }\n",
+        );
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].starts_with("6:25 `token_ttl` is not a valid duration"), "{p:?}");
+        assert!(
+            p[0].starts_with("6:25 `token_ttl` is not a valid duration"),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn undeclared_policy_is_refused_but_builtins_and_externals_pass() {
-        let p = problems("version: 1\nopenbao:\n  policies:\n    ext: { external: true }\n  auth:\n    approle:\n      roles:\n        r: { token_policies: [default, ext, nope] }\n");
+        let p = problems(
+            "version: 1\nopenbao:\n  policies:\n    ext: { external: true }\n  auth:\n    approle:\n      roles:\n        r: { token_policies: [default, ext, nope] }\n",
+        );
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].contains("`nope`"), "{p:?}");
     }
@@ -154,17 +173,31 @@ mod tests {
             &|n| (n == "CANARY").then(|| "s3cr3t".to_string()),
         )
         .unwrap();
-        let kv = d.resources.iter().find(|r| r.id.kind == "kv_secret").unwrap();
+        let kv = d
+            .resources
+            .iter()
+            .find(|r| r.id.kind == "kv_secret")
+            .unwrap();
         assert!(kv.attrs["k"].is_secret());
         assert!(!format!("{:?}", d).contains("s3cr3t"));
-        let p = problems("version: 1\nopenbao:\n  secrets:\n    kv:\n      type: kv-v2\n      kv:\n        a/b: { k: env:NOPE_NOT_SET }\n");
+        let p = problems(
+            "version: 1\nopenbao:\n  secrets:\n    kv:\n      type: kv-v2\n      kv:\n        a/b: { k: env:NOPE_NOT_SET }\n",
+        );
         assert!(p[0].contains("NOPE_NOT_SET"), "{p:?}");
     }
 
     #[test]
     fn yaml_1_2_booleans() {
-        let d = load_str("version: 1\nopenbao:\n  auth:\n    approle:\n      roles:\n        r: { x: no }\n", &|_| None).unwrap();
-        let role = d.resources.iter().find(|r| r.id.kind == "approle_role").unwrap();
+        let d = load_str(
+            "version: 1\nopenbao:\n  auth:\n    approle:\n      roles:\n        r: { x: no }\n",
+            &|_| None,
+        )
+        .unwrap();
+        let role = d
+            .resources
+            .iter()
+            .find(|r| r.id.kind == "approle_role")
+            .unwrap();
         assert_eq!(role.plain_str("x"), Some("no"));
     }
 }

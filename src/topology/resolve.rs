@@ -68,8 +68,12 @@ impl<'a> Resolver<'a> {
                 None => {
                     self.problem(
                         node.loc,
-                        format!("`{what}` refers to the environment variable {name}, which is not set"),
-                        format!("export {name} before running aegisctl, or write the value in the file"),
+                        format!(
+                            "`{what}` refers to the environment variable {name}, which is not set"
+                        ),
+                        format!(
+                            "export {name} before running aegisctl, or write the value in the file"
+                        ),
                     );
                     None
                 }
@@ -87,14 +91,20 @@ impl<'a> Resolver<'a> {
                 Err(e) => {
                     self.problem(
                         node.loc,
-                        format!("`{what}` refers to the file {}, which cannot be read: {e}", path.display()),
+                        format!(
+                            "`{what}` refers to the file {}, which cannot be read: {e}",
+                            path.display()
+                        ),
                         "paths in file: references are relative to the topology file".to_string(),
                     );
                     None
                 }
             };
         }
-        for (prefix, issue) in [("sops:", "SOPS-encrypted inputs"), ("vault:", "vault: references")] {
+        for (prefix, issue) in [
+            ("sops:", "SOPS-encrypted inputs"),
+            ("vault:", "vault: references"),
+        ] {
             if text.starts_with(prefix) {
                 self.problem(
                     node.loc,
@@ -120,15 +130,14 @@ impl<'a> Resolver<'a> {
                 self.problem(
                     node.loc,
                     format!("`{field}` is not a valid duration: {why}"),
-                    "write a duration such as 90s, 15m, 1h, 24h, or a number of seconds".to_string(),
+                    "write a duration such as 90s, 15m, 1h, 24h, or a number of seconds"
+                        .to_string(),
                 );
                 return None;
             }
             return Some(AttrValue::Plain(Value::String(text)));
         }
-        if duration::is_duration_field(field)
-            && !matches!(node.raw, Raw::Int(n) if n >= 0)
-        {
+        if duration::is_duration_field(field) && !matches!(node.raw, Raw::Int(n) if n >= 0) {
             self.problem(
                 node.loc,
                 format!("`{field}` must be a duration, found {}", node.shape()),
@@ -153,13 +162,21 @@ impl<'a> Resolver<'a> {
             Raw::Null => Value::Null,
             Raw::Bool(b) => Value::Bool(*b),
             Raw::Int(i) => Value::from(*i),
-            Raw::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            Raw::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             Raw::Str(s) => {
-                if ["env:", "file:", "sops:", "vault:"].iter().any(|p| s.starts_with(p)) {
+                if ["env:", "file:", "sops:", "vault:"]
+                    .iter()
+                    .any(|p| s.starts_with(p))
+                {
                     self.problem(
                         node.loc,
-                        format!("a reference inside a list or mapping of `{field}` is not supported"),
-                        "references (env:, file:, ...) must be the whole value of a field".to_string(),
+                        format!(
+                            "a reference inside a list or mapping of `{field}` is not supported"
+                        ),
+                        "references (env:, file:, ...) must be the whole value of a field"
+                            .to_string(),
                     );
                     return None;
                 }
@@ -182,7 +199,12 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    fn body(&mut self, body: &Body, prefix: &str, always_secret: bool) -> BTreeMap<String, AttrValue> {
+    fn body(
+        &mut self,
+        body: &Body,
+        prefix: &str,
+        always_secret: bool,
+    ) -> BTreeMap<String, AttrValue> {
         let mut out = BTreeMap::new();
         for (k, node) in body {
             if let Some(v) = self.attr(k, node, always_secret) {
@@ -266,7 +288,10 @@ fn openbao(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
                 } else {
                     r.problem(
                         n.loc,
-                        format!("`openbao.ca_cert` names {}, which is not a file", path.display()),
+                        format!(
+                            "`openbao.ca_cert` names {}, which is not a file",
+                            path.display()
+                        ),
                         "give the path of a PEM file, relative to the topology file".to_string(),
                     );
                 }
@@ -304,7 +329,10 @@ fn namespace_body(r: &mut Resolver, ob: &RawOpenBao, ns: &str, desired: &mut Des
         known_policies.insert(name.clone());
         if let Raw::Map(m) = &node.raw {
             match m.get("external") {
-                Some(Node { raw: Raw::Bool(true), .. }) if m.len() == 1 => continue,
+                Some(Node {
+                    raw: Raw::Bool(true),
+                    ..
+                }) if m.len() == 1 => continue,
                 _ => {
                     r.problem(
                         node.loc,
@@ -326,17 +354,33 @@ fn namespace_body(r: &mut Resolver, ob: &RawOpenBao, ns: &str, desired: &mut Des
         if let Some((text, _)) = r.string(node, &format!("policies.{name}"), false) {
             let mut attrs = BTreeMap::new();
             attrs.insert("policy".to_owned(), AttrValue::Plain(Value::String(text)));
-            desired
-                .resources
-                .push(DesiredResource::new(ResourceId::new(ns, "policy", None, name), attrs));
+            desired.resources.push(DesiredResource::new(
+                ResourceId::new(ns, "policy", None, name),
+                attrs,
+            ));
         }
     }
 
     for (path, mount) in &ob.auth {
-        auth_mount(r, ns, path.trim_matches('/'), &mount.value, Loc::of(mount), &known_policies, desired);
+        auth_mount(
+            r,
+            ns,
+            path.trim_matches('/'),
+            &mount.value,
+            Loc::of(mount),
+            &known_policies,
+            desired,
+        );
     }
     for (path, mount) in &ob.secrets {
-        secrets_mount(r, ns, path.trim_matches('/'), &mount.value, Loc::of(mount), desired);
+        secrets_mount(
+            r,
+            ns,
+            path.trim_matches('/'),
+            &mount.value,
+            Loc::of(mount),
+            desired,
+        );
     }
 }
 
@@ -347,7 +391,10 @@ fn mount_common(
     tune: &Option<serde_saphyr::Spanned<Body>>,
 ) -> BTreeMap<String, AttrValue> {
     let mut attrs = BTreeMap::new();
-    attrs.insert("type".to_owned(), AttrValue::Plain(Value::String(kind.to_owned())));
+    attrs.insert(
+        "type".to_owned(),
+        AttrValue::Plain(Value::String(kind.to_owned())),
+    );
     if let Some(d) = description
         && let Some(v) = r.attr("description", d, false)
     {
@@ -379,7 +426,11 @@ fn auth_mount(
         None => path.rsplit('/').next().unwrap_or(path).to_owned(),
     };
     if path == "token" {
-        r.problem(loc, "the `token` auth mount is built in and cannot be managed", None);
+        r.problem(
+            loc,
+            "the `token` auth mount is built in and cannot be managed",
+            None,
+        );
         return;
     }
     let attrs = mount_common(r, &kind, &m.description, &m.tune);
@@ -403,10 +454,13 @@ fn auth_mount(
     }
     for (name, body) in &m.roles {
         let attrs = r.body(&body.value, "", false);
-        let mut res = DesiredResource::new(ResourceId::new(ns, "approle_role", Some(path), name), attrs);
+        let mut res =
+            DesiredResource::new(ResourceId::new(ns, "approle_role", Some(path), name), attrs);
         res.depends_on.push(mount_addr.clone());
         for field in POLICY_LIST_FIELDS {
-            let Some(node) = body.value.get(*field) else { continue };
+            let Some(node) = body.value.get(*field) else {
+                continue;
+            };
             for (policy, ploc) in policy_names(node) {
                 if !known_policies.contains(&policy) {
                     r.problem(
@@ -441,17 +495,36 @@ fn policy_names(node: &Node) -> Vec<(String, Loc)> {
     }
 }
 
-fn secrets_mount(r: &mut Resolver, ns: &str, path: &str, m: &RawSecretsMount, loc: Loc, desired: &mut Desired) {
+fn secrets_mount(
+    r: &mut Resolver,
+    ns: &str,
+    path: &str,
+    m: &RawSecretsMount,
+    loc: Loc,
+    desired: &mut Desired,
+) {
     let Some(kind_node) = &m.kind else {
-        r.problem(loc, format!("secrets mount `{path}` needs a `type`"), "for example `type: kv-v2` or `type: transit`".to_string());
+        r.problem(
+            loc,
+            format!("secrets mount `{path}` needs a `type`"),
+            "for example `type: kv-v2` or `type: transit`".to_string(),
+        );
         return;
     };
     let Some(kind) = kind_node.as_str().map(str::to_owned) else {
-        r.problem(kind_node.loc, "`type` must be a string such as `kv-v2`", None);
+        r.problem(
+            kind_node.loc,
+            "`type` must be a string such as `kv-v2`",
+            None,
+        );
         return;
     };
     if ["sys", "cubbyhole", "identity"].contains(&path) {
-        r.problem(loc, format!("`{path}` is a built-in mount and cannot be managed"), None);
+        r.problem(
+            loc,
+            format!("`{path}` is a built-in mount and cannot be managed"),
+            None,
+        );
         return;
     }
     if path == desired.ledger_mount {
@@ -462,40 +535,77 @@ fn secrets_mount(r: &mut Resolver, ns: &str, path: &str, m: &RawSecretsMount, lo
         );
         return;
     }
+    // `type: kv` with `options.version: 2` is the server's spelling of `kv-v2`; keep one.
+    let v2 = m
+        .options
+        .as_ref()
+        .and_then(|o| o.value.get("version"))
+        .is_some_and(|n| matches!(&n.raw, Raw::Int(2)) || n.as_str() == Some("2"));
+    let kind = if kind == "kv" && v2 {
+        "kv-v2".to_owned()
+    } else {
+        kind
+    };
     let mut attrs = mount_common(r, &kind, &m.description, &m.tune);
     if let Some(o) = &m.options {
-        attrs.extend(r.body(&o.value, "options.", false));
+        let mut options = o.value.clone();
+        if kind == "kv-v2" {
+            options.remove("version");
+        }
+        attrs.extend(r.body(&options, "options.", false));
     }
     let mount_res = DesiredResource::new(ResourceId::new(ns, "mount", None, path), attrs);
     let mount_addr = mount_res.address.clone();
     desired.resources.push(mount_res);
 
-    for (what, node) in [("connections", &m.connections), ("roles", &m.roles), ("config", &m.config)] {
+    for (what, node) in [
+        ("connections", &m.connections),
+        ("roles", &m.roles),
+        ("config", &m.config),
+    ] {
         if let Some(n) = node {
-            r.problem(n.loc, format!("`{what}` on `{kind}` mounts is not supported yet by this aegisctl"), None);
+            r.problem(
+                n.loc,
+                format!("`{what}` on `{kind}` mounts is not supported yet by this aegisctl"),
+                None,
+            );
         }
     }
     if !m.kv.is_empty() && kind != "kv-v2" {
-        r.problem(loc, format!("`kv` entries need a `kv-v2` mount; `{path}` is of type `{kind}`"), None);
+        r.problem(
+            loc,
+            format!("`kv` entries need a `kv-v2` mount; `{path}` is of type `{kind}`"),
+            None,
+        );
     } else {
         for (secret, body) in &m.kv {
             let spath = secret.trim_matches('/');
             if spath.is_empty() || body.value.is_empty() {
-                r.problem(Loc::of(body), format!("KV secret `{secret}` needs a path and at least one key"), None);
+                r.problem(
+                    Loc::of(body),
+                    format!("KV secret `{secret}` needs a path and at least one key"),
+                    None,
+                );
                 continue;
             }
             let attrs = r.body(&body.value, "", true);
-            let mut res = DesiredResource::new(ResourceId::new(ns, "kv_secret", Some(path), spath), attrs);
+            let mut res =
+                DesiredResource::new(ResourceId::new(ns, "kv_secret", Some(path), spath), attrs);
             res.depends_on.push(mount_addr.clone());
             desired.resources.push(res);
         }
     }
     if !m.keys.is_empty() && kind != "transit" {
-        r.problem(loc, format!("`keys` need a `transit` mount; `{path}` is of type `{kind}`"), None);
+        r.problem(
+            loc,
+            format!("`keys` need a `transit` mount; `{path}` is of type `{kind}`"),
+            None,
+        );
     } else {
         for (name, body) in &m.keys {
             let attrs = r.body(&body.value, "", false);
-            let mut res = DesiredResource::new(ResourceId::new(ns, "transit_key", Some(path), name), attrs);
+            let mut res =
+                DesiredResource::new(ResourceId::new(ns, "transit_key", Some(path), name), attrs);
             res.depends_on.push(mount_addr.clone());
             desired.resources.push(res);
         }

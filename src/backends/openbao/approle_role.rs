@@ -22,7 +22,11 @@ impl ApproleRole {
 }
 
 fn path(id: &ResourceId) -> String {
-    format!("auth/{}/role/{}", id.mount.as_deref().unwrap_or("approle"), id.name)
+    format!(
+        "auth/{}/role/{}",
+        id.mount.as_deref().unwrap_or("approle"),
+        id.name
+    )
 }
 
 #[async_trait]
@@ -46,21 +50,38 @@ impl Kind for ApproleRole {
 
     async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
         let body = body_from(res.attrs.iter(), "");
-        self.bao.client.write(&res.id.namespace, &path(&res.id), &body).await.map(|_| ())
+        self.bao
+            .client
+            .write(&res.id.namespace, &path(&res.id), &body)
+            .await
+            .map(|_| ())
     }
 
-    async fn update(&self, res: &DesiredResource, changed: &BTreeSet<String>, _live: &Live) -> Result<(), BaoError> {
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        changed: &BTreeSet<String>,
+        _live: &Live,
+    ) -> Result<(), BaoError> {
         // A role write only sets the fields it names, so sending just the changed ones leaves
         // everything the file does not manage as it is.
         let body = body_from(res.attrs.iter().filter(|(k, _)| changed.contains(*k)), "");
-        self.bao.client.write(&res.id.namespace, &path(&res.id), &body).await.map(|_| ())
+        self.bao
+            .client
+            .write(&res.id.namespace, &path(&res.id), &body)
+            .await
+            .map(|_| ())
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
         self.bao.client.delete(&id.namespace, &path(id)).await
     }
 
-    async fn list(&self, namespace: &str, desired: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+    async fn list(
+        &self,
+        namespace: &str,
+        desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BaoError> {
         let mut out = Vec::new();
         for m in desired
             .iter()
@@ -72,7 +93,12 @@ impl Kind for ApproleRole {
                 .list(namespace, &format!("auth/{}/role", m.id.name))
                 .await?
             {
-                out.push(ResourceId::new(namespace, "approle_role", Some(&m.id.name), &name));
+                out.push(ResourceId::new(
+                    namespace,
+                    "approle_role",
+                    Some(&m.id.name),
+                    &name,
+                ));
             }
         }
         Ok(out)

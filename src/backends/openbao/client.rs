@@ -149,18 +149,29 @@ impl BaoClient {
             .as_ref()
             .and_then(|v| v.pointer("/data/keys"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
     /// POST (OpenBao treats POST and PUT alike).
-    pub async fn write(&self, ns: &str, path: &str, body: &Body) -> Result<Option<Value>, BaoError> {
+    pub async fn write(
+        &self,
+        ns: &str,
+        path: &str,
+        body: &Body,
+    ) -> Result<Option<Value>, BaoError> {
         self.request(Method::POST, ns, path, Some(body), None).await
     }
 
     /// DELETE; deleting an absent object is not an error.
     pub async fn delete(&self, ns: &str, path: &str) -> Result<(), BaoError> {
-        self.request(Method::DELETE, ns, path, None, None).await.map(|_| ())
+        self.request(Method::DELETE, ns, path, None, None)
+            .await
+            .map(|_| ())
     }
 
     /// The one request function everything goes through.
@@ -231,12 +242,14 @@ impl BaoClient {
                 message,
             });
         }
-        serde_json::from_str(&text).map(Some).map_err(|e| BaoError::Decode {
-            address: self.address.clone(),
-            method: method.to_string(),
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| BaoError::Decode {
+                address: self.address.clone(),
+                method: method.to_string(),
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -247,7 +260,11 @@ fn server_message(text: &str) -> String {
         .as_ref()
         .and_then(|v| v.get("errors"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     if errors.is_empty() {
         let t = text.trim();

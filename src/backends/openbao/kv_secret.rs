@@ -46,7 +46,12 @@ impl KvSecret {
     async fn walk(&self, ns: &str, mount: &str, out: &mut Vec<ResourceId>) -> Result<(), BaoError> {
         let mut stack = vec![String::new()];
         while let Some(prefix) = stack.pop() {
-            for key in self.bao.client.list(ns, &format!("{mount}/metadata/{prefix}")).await? {
+            for key in self
+                .bao
+                .client
+                .list(ns, &format!("{mount}/metadata/{prefix}"))
+                .await?
+            {
                 let full = format!("{prefix}{key}");
                 if key.ends_with('/') {
                     stack.push(full);
@@ -96,7 +101,12 @@ impl Kind for KvSecret {
         self.write(res, Live::new()).await
     }
 
-    async fn update(&self, res: &DesiredResource, _changed: &BTreeSet<String>, live: &Live) -> Result<(), BaoError> {
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        _changed: &BTreeSet<String>,
+        live: &Live,
+    ) -> Result<(), BaoError> {
         self.write(res, live.clone()).await
     }
 
@@ -108,7 +118,11 @@ impl Kind for KvSecret {
             .await
     }
 
-    async fn list(&self, namespace: &str, desired: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+    async fn list(
+        &self,
+        namespace: &str,
+        desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BaoError> {
         let mut out = Vec::new();
         for m in desired
             .iter()

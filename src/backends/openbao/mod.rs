@@ -44,7 +44,11 @@ impl OpenBao {
 
     /// The mount table of a namespace, keyed by path without the trailing slash. Read once per
     /// run (until [`OpenBao::forget_tables`]).
-    pub async fn table(&self, ns: &str, which: Table) -> Result<Arc<serde_json::Map<String, Value>>, BaoError> {
+    pub async fn table(
+        &self,
+        ns: &str,
+        which: Table,
+    ) -> Result<Arc<serde_json::Map<String, Value>>, BaoError> {
         let cell = {
             let mut tables = self
                 .tables
@@ -88,7 +92,10 @@ impl OpenBao {
 
 /// Registers every OpenBao kind.
 pub fn register(r: &mut Registry, bao: Arc<OpenBao>) {
-    r.add(Arc::new(mount::Mount::new(Arc::clone(&bao), Table::Secrets)));
+    r.add(Arc::new(mount::Mount::new(
+        Arc::clone(&bao),
+        Table::Secrets,
+    )));
     r.add(Arc::new(mount::Mount::new(Arc::clone(&bao), Table::Auth)));
     r.add(Arc::new(policy::Policy::new(Arc::clone(&bao))));
     r.add(Arc::new(approle_role::ApproleRole::new(Arc::clone(&bao))));
@@ -98,7 +105,10 @@ pub fn register(r: &mut Registry, bao: Arc<OpenBao>) {
 
 /// Builds a request body from declared attributes: plain values as they are, secrets exposed
 /// and remembered for scrubbing. `strip` removes a prefix from the attribute names (`tune.`).
-pub fn body_from<'a>(attrs: impl Iterator<Item = (&'a String, &'a crate::model::AttrValue)>, strip: &str) -> Body {
+pub fn body_from<'a>(
+    attrs: impl Iterator<Item = (&'a String, &'a crate::model::AttrValue)>,
+    strip: &str,
+) -> Body {
     let mut map = serde_json::Map::new();
     let mut secrets = Vec::new();
     for (k, v) in attrs {

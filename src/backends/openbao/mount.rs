@@ -47,9 +47,15 @@ impl Mount {
 /// The server's mount entry flattened into declared-attribute names.
 fn flatten(entry: &Value) -> Live {
     let mut live = Live::new();
-    let mut kind = entry.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mut kind = entry
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let options = entry.get("options").and_then(Value::as_object);
-    let version = options.and_then(|o| o.get("version")).and_then(Value::as_str);
+    let version = options
+        .and_then(|o| o.get("version"))
+        .and_then(Value::as_str);
     if kind == "kv" && version == Some("2") {
         kind = "kv-v2".into();
     }
@@ -57,7 +63,12 @@ fn flatten(entry: &Value) -> Live {
     if let Some(d) = entry.get("description") {
         live.insert("description".into(), d.clone());
     }
-    for key in ["local", "seal_wrap", "external_entropy_access", "plugin_version"] {
+    for key in [
+        "local",
+        "seal_wrap",
+        "external_entropy_access",
+        "plugin_version",
+    ] {
         if let Some(v) = entry.get(key) {
             live.insert(key.into(), v.clone());
         }
@@ -78,7 +89,10 @@ fn flatten(entry: &Value) -> Live {
     live
 }
 
-fn prefixed<'a>(res: &'a DesiredResource, prefix: &'a str) -> impl Iterator<Item = (&'a String, &'a AttrValue)> {
+fn prefixed<'a>(
+    res: &'a DesiredResource,
+    prefix: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a AttrValue)> {
     res.attrs.iter().filter(move |(k, _)| k.starts_with(prefix))
 }
 
@@ -118,20 +132,37 @@ impl Kind for Mount {
             kind
         };
         let mut body = json!({ "type": wire_type, "config": config.json(), "options": options });
-        for key in ["description", "local", "seal_wrap", "external_entropy_access", "plugin_version"] {
+        for key in [
+            "description",
+            "local",
+            "seal_wrap",
+            "external_entropy_access",
+            "plugin_version",
+        ] {
             if let Some(v) = res.attrs.get(key) {
                 body[key] = v.to_wire();
             }
         }
         let path = format!("{}/{}", self.sys(), res.id.name);
-        let result = self.bao.client.write(&res.id.namespace, &path, &Body::new(body)).await;
+        let result = self
+            .bao
+            .client
+            .write(&res.id.namespace, &path, &Body::new(body))
+            .await;
         self.bao.forget_tables();
         result.map(|_| ())
     }
 
-    async fn update(&self, res: &DesiredResource, changed: &BTreeSet<String>, _live: &Live) -> Result<(), BaoError> {
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        changed: &BTreeSet<String>,
+        _live: &Live,
+    ) -> Result<(), BaoError> {
         let mut tune = body_from(
-            res.attrs.iter().filter(|(k, _)| changed.contains(*k) && k.starts_with("tune.")),
+            res.attrs
+                .iter()
+                .filter(|(k, _)| changed.contains(*k) && k.starts_with("tune.")),
             "tune.",
         )
         .json()
@@ -142,7 +173,9 @@ impl Kind for Mount {
             tune["description"] = v.to_wire();
         }
         let options = body_from(
-            res.attrs.iter().filter(|(k, _)| changed.contains(*k) && k.starts_with("options.")),
+            res.attrs
+                .iter()
+                .filter(|(k, _)| changed.contains(*k) && k.starts_with("options.")),
             "options.",
         );
         if options.json().as_object().is_some_and(|o| !o.is_empty()) {
@@ -153,7 +186,11 @@ impl Kind for Mount {
             tune["options"] = o;
         }
         let path = format!("{}/{}/tune", self.sys(), res.id.name);
-        let result = self.bao.client.write(&res.id.namespace, &path, &Body::new(tune)).await;
+        let result = self
+            .bao
+            .client
+            .write(&res.id.namespace, &path, &Body::new(tune))
+            .await;
         self.bao.forget_tables();
         result.map(|_| ())
     }
@@ -168,7 +205,11 @@ impl Kind for Mount {
         result
     }
 
-    async fn list(&self, namespace: &str, _desired: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+    async fn list(
+        &self,
+        namespace: &str,
+        _desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BaoError> {
         let table = self.bao.table(namespace, self.table).await?;
         Ok(table
             .keys()

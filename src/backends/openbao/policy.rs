@@ -39,7 +39,12 @@ impl Kind for Policy {
     fn normalise(&self, _field: &str, value: Value) -> Value {
         match value {
             Value::String(s) => Value::String(
-                s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim().to_owned(),
+                s.lines()
+                    .map(str::trim_end)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .trim()
+                    .to_owned(),
             ),
             other => other,
         }
@@ -63,12 +68,21 @@ impl Kind for Policy {
         let body = body_from(res.attrs.iter(), "");
         self.bao
             .client
-            .write(&res.id.namespace, &format!("sys/policies/acl/{}", res.id.name), &body)
+            .write(
+                &res.id.namespace,
+                &format!("sys/policies/acl/{}", res.id.name),
+                &body,
+            )
             .await
             .map(|_| ())
     }
 
-    async fn update(&self, res: &DesiredResource, _changed: &BTreeSet<String>, _live: &Live) -> Result<(), BaoError> {
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        _changed: &BTreeSet<String>,
+        _live: &Live,
+    ) -> Result<(), BaoError> {
         self.create(res).await
     }
 
@@ -79,7 +93,11 @@ impl Kind for Policy {
             .await
     }
 
-    async fn list(&self, namespace: &str, _desired: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+    async fn list(
+        &self,
+        namespace: &str,
+        _desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BaoError> {
         let names = self.bao.client.list(namespace, "sys/policies/acl").await?;
         Ok(names
             .into_iter()
@@ -88,4 +106,3 @@ impl Kind for Policy {
             .collect())
     }
 }
-

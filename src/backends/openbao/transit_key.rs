@@ -14,7 +14,11 @@ use crate::backends::{Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
 
 /// Fields only `.../config` accepts (creation ignores them).
-const CONFIG_ONLY: &[&str] = &["deletion_allowed", "min_decryption_version", "min_encryption_version"];
+const CONFIG_ONLY: &[&str] = &[
+    "deletion_allowed",
+    "min_decryption_version",
+    "min_encryption_version",
+];
 
 pub struct TransitKey {
     bao: Arc<OpenBao>,
@@ -27,7 +31,11 @@ impl TransitKey {
 }
 
 fn key_path(id: &ResourceId) -> String {
-    format!("{}/keys/{}", id.mount.as_deref().unwrap_or("transit"), id.name)
+    format!(
+        "{}/keys/{}",
+        id.mount.as_deref().unwrap_or("transit"),
+        id.name
+    )
 }
 
 #[async_trait]
@@ -56,28 +64,48 @@ impl Kind for TransitKey {
 
     async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
         let create = body_from(
-            res.attrs.iter().filter(|(k, _)| !CONFIG_ONLY.contains(&k.as_str())),
+            res.attrs
+                .iter()
+                .filter(|(k, _)| !CONFIG_ONLY.contains(&k.as_str())),
             "",
         );
-        self.bao.client.write(&res.id.namespace, &key_path(&res.id), &create).await?;
+        self.bao
+            .client
+            .write(&res.id.namespace, &key_path(&res.id), &create)
+            .await?;
         let config = body_from(
-            res.attrs.iter().filter(|(k, _)| CONFIG_ONLY.contains(&k.as_str())),
+            res.attrs
+                .iter()
+                .filter(|(k, _)| CONFIG_ONLY.contains(&k.as_str())),
             "",
         );
         if config.json().as_object().is_some_and(|o| !o.is_empty()) {
             self.bao
                 .client
-                .write(&res.id.namespace, &format!("{}/config", key_path(&res.id)), &config)
+                .write(
+                    &res.id.namespace,
+                    &format!("{}/config", key_path(&res.id)),
+                    &config,
+                )
                 .await?;
         }
         Ok(())
     }
 
-    async fn update(&self, res: &DesiredResource, changed: &BTreeSet<String>, _live: &Live) -> Result<(), BaoError> {
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        changed: &BTreeSet<String>,
+        _live: &Live,
+    ) -> Result<(), BaoError> {
         let config = body_from(res.attrs.iter().filter(|(k, _)| changed.contains(*k)), "");
         self.bao
             .client
-            .write(&res.id.namespace, &format!("{}/config", key_path(&res.id)), &config)
+            .write(
+                &res.id.namespace,
+                &format!("{}/config", key_path(&res.id)),
+                &config,
+            )
             .await
             .map(|_| ())
     }
@@ -92,7 +120,11 @@ impl Kind for TransitKey {
         self.bao.client.delete(&id.namespace, &key_path(id)).await
     }
 
-    async fn list(&self, namespace: &str, desired: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+    async fn list(
+        &self,
+        namespace: &str,
+        desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BaoError> {
         let mut out = Vec::new();
         for m in desired
             .iter()
@@ -104,10 +136,14 @@ impl Kind for TransitKey {
                 .list(namespace, &format!("{}/keys", m.id.name))
                 .await?
             {
-                out.push(ResourceId::new(namespace, "transit_key", Some(&m.id.name), &name));
+                out.push(ResourceId::new(
+                    namespace,
+                    "transit_key",
+                    Some(&m.id.name),
+                    &name,
+                ));
             }
         }
         Ok(out)
     }
 }
-

@@ -31,7 +31,11 @@ impl Styles {
 
     fn bold(&self, text: &str) -> String {
         if self.color {
-            Style::new().bold().force_styling(true).apply_to(text).to_string()
+            Style::new()
+                .bold()
+                .force_styling(true)
+                .apply_to(text)
+                .to_string()
         } else {
             text.to_owned()
         }
@@ -54,7 +58,10 @@ fn value_text(v: &Value) -> String {
             format!("[{}]", inner.join(", "))
         }
         Value::Object(m) => {
-            let inner: Vec<String> = m.iter().map(|(k, v)| format!("{k} = {}", value_text(v))).collect();
+            let inner: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", value_text(v)))
+                .collect();
             format!("{{ {} }}", inner.join(", "))
         }
         other => other.to_string(),
@@ -87,7 +94,9 @@ fn attr_line(out: &mut String, styles: Styles, symbol_action: Action, a: &AttrDi
     }
     match symbol_action {
         Action::Create => match &a.after {
-            Some(Value::String(s)) if s.contains('\n') => heredoc(out, indent, s.lines().map(str::to_owned)),
+            Some(Value::String(s)) if s.contains('\n') => {
+                heredoc(out, indent, s.lines().map(str::to_owned))
+            }
             Some(v) => {
                 out.push_str(&value_text(v));
                 out.push('\n');
@@ -110,8 +119,16 @@ fn attr_line(out: &mut String, styles: Styles, symbol_action: Action, a: &AttrDi
                 heredoc(out, indent, lines);
                 return;
             }
-            let before = a.before.as_ref().map(value_text).unwrap_or_else(|| "(unknown)".into());
-            let after = a.after.as_ref().map(value_text).unwrap_or_else(|| "null".into());
+            let before = a
+                .before
+                .as_ref()
+                .map(value_text)
+                .unwrap_or_else(|| "(unknown)".into());
+            let after = a
+                .after
+                .as_ref()
+                .map(value_text)
+                .unwrap_or_else(|| "null".into());
             let forces = if a.forces_replace {
                 format!(" {}", styles.paint(Action::Replace, "# forces replacement"))
             } else {
@@ -127,7 +144,10 @@ pub fn change_block(out: &mut String, styles: Styles, c: &Change, what: &str) {
     let (kind, name) = kind_and_name(c);
     out.push_str(&format!("  # {} {what}\n", styles.bold(&c.address.0)));
     if let Some(w) = &c.warning {
-        out.push_str(&format!("  # {} {w}\n", styles.paint(Action::Delete, "warning:")));
+        out.push_str(&format!(
+            "  # {} {w}\n",
+            styles.paint(Action::Delete, "warning:")
+        ));
     }
     let sym = styles.paint(c.action, c.action.symbol());
     if c.attrs.is_empty() {
@@ -180,9 +200,21 @@ pub fn drift(d: &Drift, styles: Styles) -> String {
     }
     let mut out = String::new();
     for (items, heading, what) in [
-        (&d.changed, "Changed outside aegisctl:", "changed outside aegisctl"),
-        (&d.deleted, "Deleted outside aegisctl:", "deleted outside aegisctl"),
-        (&d.unmanaged, "Not managed by aegisctl:", "not managed by aegisctl"),
+        (
+            &d.changed,
+            "Changed outside aegisctl:",
+            "changed outside aegisctl",
+        ),
+        (
+            &d.deleted,
+            "Deleted outside aegisctl:",
+            "deleted outside aegisctl",
+        ),
+        (
+            &d.unmanaged,
+            "Not managed by aegisctl:",
+            "not managed by aegisctl",
+        ),
     ] {
         if items.is_empty() {
             continue;

@@ -57,7 +57,11 @@ pub fn drift(d: &Drift, diagnostics: &[String]) -> Value {
 }
 
 /// The apply document: the plan's changes, each with its outcome.
-pub fn apply(changes: &[(Change, String, Option<String>)], inconsistent: &[Change], diagnostics: &[String]) -> Value {
+pub fn apply(
+    changes: &[(Change, String, Option<String>)],
+    inconsistent: &[Change],
+    diagnostics: &[String],
+) -> Value {
     let plain: Vec<Change> = changes.iter().map(|(c, _, _)| c.clone()).collect();
     json!({
         "format_version": FORMAT_VERSION,

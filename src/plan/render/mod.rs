@@ -12,7 +12,12 @@ mod tests {
     use crate::model::ResourceId;
     use crate::plan::model::{Action, AttrDiff, Change, Drift, Plan};
 
-    fn attr(name: &str, before: Option<serde_json::Value>, after: Option<serde_json::Value>, sensitive: bool) -> AttrDiff {
+    fn attr(
+        name: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+        sensitive: bool,
+    ) -> AttrDiff {
         AttrDiff {
             name: name.into(),
             before,
@@ -22,7 +27,13 @@ mod tests {
         }
     }
 
-    fn change(kind: &str, mount: Option<&str>, name: &str, action: Action, attrs: Vec<AttrDiff>) -> Change {
+    fn change(
+        kind: &str,
+        mount: Option<&str>,
+        name: &str,
+        action: Action,
+        attrs: Vec<AttrDiff>,
+    ) -> Change {
         let id = ResourceId::new("", kind, mount, name);
         Change {
             address: id.address(),
@@ -41,13 +52,24 @@ mod tests {
             Action::Replace,
             vec![AttrDiff {
                 forces_replace: true,
-                ..attr("type", Some(json!("aes128-gcm96")), Some(json!("aes256-gcm96")), false)
+                ..attr(
+                    "type",
+                    Some(json!("aes128-gcm96")),
+                    Some(json!("aes256-gcm96")),
+                    false,
+                )
             }],
         );
         replace.warning = Some("replacing this transit_key destroys its data (key material, stored secrets); apply refuses without --allow-destroy".into());
         Plan {
             changes: vec![
-                change("transit_key", Some("transit"), "smcp-signing-key", Action::Create, vec![attr("type", None, Some(json!("ed25519")), false)]),
+                change(
+                    "transit_key",
+                    Some("transit"),
+                    "smcp-signing-key",
+                    Action::Create,
+                    vec![attr("type", None, Some(json!("ed25519")), false)],
+                ),
                 change(
                     "approle_role",
                     Some("approle"),
@@ -55,10 +77,21 @@ mod tests {
                     Action::Update,
                     vec![
                         attr("token_ttl", Some(json!("30m")), Some(json!("1h")), false),
-                        attr("token_policies", Some(json!(["default"])), Some(json!(["aegis-policy"])), false),
+                        attr(
+                            "token_policies",
+                            Some(json!(["default"])),
+                            Some(json!(["aegis-policy"])),
+                            false,
+                        ),
                     ],
                 ),
-                change("kv_secret", Some("aegis-system"), "tools/search-api-key", Action::Update, vec![attr("value", None, None, true)]),
+                change(
+                    "kv_secret",
+                    Some("aegis-system"),
+                    "tools/search-api-key",
+                    Action::Update,
+                    vec![attr("value", None, None, true)],
+                ),
                 change(
                     "policy",
                     None,
@@ -67,7 +100,9 @@ mod tests {
                     vec![attr(
                         "policy",
                         Some(json!("path \"a/*\" {\n  capabilities = [\"read\"]\n}")),
-                        Some(json!("path \"a/*\" {\n  capabilities = [\"read\", \"list\"]\n}")),
+                        Some(json!(
+                            "path \"a/*\" {\n  capabilities = [\"read\", \"list\"]\n}"
+                        )),
                         false,
                     )],
                 ),
@@ -84,7 +119,10 @@ mod tests {
 
     #[test]
     fn plan_human_no_changes() {
-        insta::assert_snapshot!(human::plan(&Plan::default(), human::Styles { color: false }));
+        insta::assert_snapshot!(human::plan(
+            &Plan::default(),
+            human::Styles { color: false }
+        ));
     }
 
     #[test]
@@ -100,9 +138,20 @@ mod tests {
                 Some("approle"),
                 "aegis-daemon",
                 Action::Update,
-                vec![attr("token_ttl", Some(json!("1h")), Some(json!("2h")), false)],
+                vec![attr(
+                    "token_ttl",
+                    Some(json!("1h")),
+                    Some(json!("2h")),
+                    false,
+                )],
             )],
-            deleted: vec![change("policy", None, "aegis-policy", Action::Delete, vec![])],
+            deleted: vec![change(
+                "policy",
+                None,
+                "aegis-policy",
+                Action::Delete,
+                vec![],
+            )],
             unmanaged: vec![change("policy", None, "rogue", Action::Create, vec![])],
         };
         insta::assert_snapshot!(human::drift(&d, human::Styles { color: false }));
