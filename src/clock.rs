@@ -38,6 +38,7 @@ mod tests {
     #[test]
     fn formats_known_instants() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_795_425_912), "2026-11-23T07:25:12Z");
+        assert_eq!(super::rfc3339(1_795_425_912), "2026-11-23T09:25:12Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

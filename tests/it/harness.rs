@@ -102,7 +102,12 @@ impl Bao {
                 return false;
             }
             let out = Command::new("curl")
-                .args(["-sf", "-o", "/dev/null", &format!("{}/v1/sys/health", self.addr)])
+                .args([
+                    "-sf",
+                    "-o",
+                    "/dev/null",
+                    &format!("{}/v1/sys/health", self.addr),
+                ])
                 .status();
             if out.map(|s| s.success()).unwrap_or(false) && self.audit_log.exists() {
                 return true;
@@ -136,7 +141,8 @@ impl Bao {
 
     /// `bao read -format=json PATH`, parsed.
     pub fn read_json(&self, path: &str) -> Value {
-        serde_json::from_str(&self.bao_ok(&["read", "-format=json", path])).expect("json from bao read")
+        serde_json::from_str(&self.bao_ok(&["read", "-format=json", path]))
+            .expect("json from bao read")
     }
 
     /// aegisctl, pointed at this server, colour off.
@@ -158,9 +164,15 @@ impl Bao {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|v| v["type"] == "request")
             .map(|v| AuditRequest {
-                operation: v["request"]["operation"].as_str().unwrap_or_default().to_owned(),
+                operation: v["request"]["operation"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 path: v["request"]["path"].as_str().unwrap_or_default().to_owned(),
-                namespace: v["request"]["namespace"]["path"].as_str().unwrap_or_default().to_owned(),
+                namespace: v["request"]["namespace"]["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             })
             .collect()
     }

@@ -24,7 +24,12 @@ fn demo_converges_and_the_daemon_role_can_sign_and_read() {
         .arg(demo())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes."));
 
     // Log in as aegis-daemon and use exactly what the policy grants.
@@ -65,12 +70,30 @@ fn demo_converges_and_the_daemon_role_can_sign_and_read() {
             .output()
             .unwrap()
     };
-    let read = as_daemon(&["kv", "get", "-format=json", "aegis-system/tools/search-api-key"]);
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let read = as_daemon(&[
+        "kv",
+        "get",
+        "-format=json",
+        "aegis-system/tools/search-api-key",
+    ]);
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
     assert_eq!(v["data"]["data"]["value"], KEY);
-    let sign = as_daemon(&["write", "-format=json", "transit/sign/smcp-signing-key", "input=aGVsbG8="]);
-    assert!(sign.status.success(), "{}", String::from_utf8_lossy(&sign.stderr));
+    let sign = as_daemon(&[
+        "write",
+        "-format=json",
+        "transit/sign/smcp-signing-key",
+        "input=aGVsbG8=",
+    ]);
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
     assert!(String::from_utf8_lossy(&sign.stdout).contains("vault:v1:"));
     // ...and nothing beyond it.
     let denied = as_daemon(&["read", "sys/policies/acl/aegis-policy"]);
