@@ -5,7 +5,7 @@
 //! is reported as skipped rather than attempted. Deletions run children first. Progress goes to
 //! a [`Reporter`]; the executor itself prints nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -166,53 +166,54 @@ pub async fn execute(
         desired.resources.iter().map(|r| (&r.address, r)).collect();
     let deps = dependencies(plan, &by_addr, registry);
     let n = plan.changes.len();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
     let mut state = vec![State::Pending; n];
     let mut running = FuturesUnordered::new();
     loop {
-        // Skip what cannot run because something upstream failed or was skipped.
-        let mut progressed = true;
-        while progressed {
-            progressed = false;
-            for i in 0..n {
-                if state[i] != State::Pending {
-                    continue;
-                }
-                let blocked = deps[i].iter().find_map(|&d| match &state[d] {
-                    State::Finished(Outcome::Failed(_)) => Some(plan.changes[d].address.clone()),
-                    State::Finished(Outcome::Skipped(up)) => Some(up.clone()),
-                    _ => None,
-                });
-                if let Some(up) = blocked {
-                    let outcome = Outcome::Skipped(up);
-                    reporter.finished(&plan.changes[i], &outcome);
-                    state[i] = State::Finished(outcome);
-                    progressed = true;
-                }
-            }
-        }
-        for i in 0..n {
-            if running.len() >= parallelism.max(1) {
-                break;
-            }
-            let ready = state[i] == State::Pending
-                && deps[i]
-                    .iter()
-                    .all(|&d| state[d] == State::Finished(Outcome::Done));
-            if ready {
-                state[i] = State::Running;
-                let change = &plan.changes[i];
-                reporter.started(change);
-                let res = by_addr.get(&change.address).copied();
-                let live = observed.live.get(&change.address).and_then(Option::as_ref);
-                running.push(async move { (i, run_one(registry, change, res, live).await) });
-            }
+        while running.len() < parallelism.max(1) {
+            let Some(i) = ready.pop_front() else { break };
+            state[i] = State::Running;
+            let change = &plan.changes[i];
+            reporter.started(change);
+            let res = by_addr.get(&change.address).copied();
+            let live = observed.live.get(&change.address).and_then(Option::as_ref);
+            running.push(async move { (i, run_one(registry, change, res, live).await) });
         }
         let Some((i, result)) = running.next().await else {
             break;
         };
         let outcome = match result {
-            Ok(()) => Outcome::Done,
-            Err(e) => Outcome::Failed(e.to_string()),
+            Ok(()) => {
+                for &j in &dependents[i] {
+                    waiting[j] -= 1;
+                    if waiting[j] == 0 && state[j] == State::Pending {
+                        ready.push_back(j);
+                    }
+                }
+                Outcome::Done
+            }
+            Err(e) => {
+                // Everything downstream is skipped, naming the change that failed.
+                let failed = plan.changes[i].address.clone();
+                let mut stack = dependents[i].clone();
+                while let Some(j) = stack.pop() {
+                    if state[j] != State::Pending {
+                        continue;
+                    }
+                    let skipped = Outcome::Skipped(failed.clone());
+                    reporter.finished(&plan.changes[j], &skipped);
+                    state[j] = State::Finished(skipped);
+                    stack.extend(dependents[j].iter().copied());
+                }
+                Outcome::Failed(e.to_string())
+            }
         };
         reporter.finished(&plan.changes[i], &outcome);
         state[i] = State::Finished(outcome);
@@ -229,4 +230,119 @@ pub async fn execute(
             (c.clone(), outcome)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::backends::Kind;
+    use crate::model::{OpenBaoConn, ResourceId};
+
+    /// A kind that records the order of writes and fails for names starting with "bad".
+    struct Recorder(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Kind for Recorder {
+        fn name(&self) -> &'static str {
+            "thing"
+        }
+        async fn read(&self, _: &ResourceId) -> Result<Option<Live>, BaoError> {
+            Ok(None)
+        }
+        async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+            if res.id.name.starts_with("bad") {
+                return Err(BaoError::Refused("refused".into()));
+            }
+            self.0.lock().unwrap().push(res.id.name.clone());
+            Ok(())
+        }
+        async fn update(
+            &self,
+            _: &DesiredResource,
+            _: &BTreeSet<String>,
+            _: &Live,
+        ) -> Result<(), BaoError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &ResourceId) -> Result<(), BaoError> {
+            Ok(())
+        }
+        async fn list(&self, _: &str, _: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+            Ok(vec![])
+        }
+    }
+
+    struct Quiet;
+    impl Reporter for Quiet {
+        fn started(&self, _: &Change) {}
+        fn finished(&self, _: &Change, _: &Outcome) {}
+    }
+
+    fn res(name: &str, deps: &[&str]) -> DesiredResource {
+        let mut r = DesiredResource::new(ResourceId::new("", "thing", None, name), BTreeMap::new());
+        r.depends_on = deps
+            .iter()
+            .map(|d| ResourceId::new("", "thing", None, d).address())
+            .collect();
+        r
+    }
+
+    #[tokio::test]
+    async fn dependents_wait_and_failures_skip_downstream() {
+        let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
+        let mut registry = Registry::default();
+        registry.add(recorder.clone());
+        let desired = Desired {
+            file: "t.yaml".into(),
+            conn: OpenBaoConn {
+                address: None,
+                token: None,
+                ca_cert: None,
+            },
+            ledger_mount: "aegisctl".into(),
+            resources: vec![
+                res("child", &["parent"]),
+                res("parent", &[]),
+                res("bad", &[]),
+                res("after-bad", &["bad"]),
+                res("after-after-bad", &["after-bad"]),
+            ],
+            warnings: vec![],
+        };
+        let plan = Plan {
+            changes: desired
+                .resources
+                .iter()
+                .map(|r| Change {
+                    address: r.address.clone(),
+                    id: r.id.clone(),
+                    action: Action::Create,
+                    attrs: vec![],
+                    warning: None,
+                })
+                .collect(),
+        };
+        let results = execute(&plan, &desired, &Observed::default(), &registry, 4, &Quiet).await;
+        let outcome = |n: &str| {
+            results
+                .iter()
+                .find(|(c, _)| c.id.name == n)
+                .map(|(_, o)| o.clone())
+                .unwrap()
+        };
+        assert_eq!(outcome("parent"), Outcome::Done);
+        assert_eq!(outcome("child"), Outcome::Done);
+        assert!(matches!(outcome("bad"), Outcome::Failed(_)));
+        let bad = ResourceId::new("", "thing", None, "bad").address();
+        assert_eq!(outcome("after-bad"), Outcome::Skipped(bad.clone()));
+        assert_eq!(outcome("after-after-bad"), Outcome::Skipped(bad));
+        let order = recorder.0.lock().unwrap().clone();
+        let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
+        assert!(pos("parent") < pos("child"), "{order:?}");
+    }
 }
