@@ -18,7 +18,7 @@ use crate::cli::{Cli, Command, PlanFlags, RunFlags};
 use crate::ledger::{Entry, Ledger, LedgerError};
 use crate::model::{Address, Desired, ResourceId};
 use crate::plan::diff::{self, attr_diffs, target_closure};
-use crate::plan::observe::observe;
+use crate::plan::observe::{NAMESPACE_KIND, namespace_path, observe};
 use crate::plan::render::{human, json};
 use crate::plan::{Action, Change, Observed, Plan, PlanError, PlanOptions};
 use crate::printer::Printer;
@@ -614,13 +614,32 @@ async fn drift_cmd(printer: &Printer, file: &Path, run: &RunFlags) -> Result<u8,
     let observed = session
         .observe(&desired, &ledger, true, run.parallelism.into())
         .await?;
-    let declared: Vec<&crate::model::DesiredResource> = desired.resources.iter().collect();
+    // List what exists in every namespace the topology manages (that exists).
+    let mut namespaces: BTreeSet<String> = BTreeSet::from([String::new()]);
+    for r in desired
+        .resources
+        .iter()
+        .filter(|r| r.id.kind == NAMESPACE_KIND)
+    {
+        if matches!(observed.live.get(&r.address), Some(Some(_))) {
+            namespaces.insert(namespace_path(&r.id));
+        }
+    }
     let mut existing = Vec::new();
-    for kind in session.registry.all() {
-        existing.extend(kind.list("", &declared).await?);
+    for ns in &namespaces {
+        let declared: Vec<&crate::model::DesiredResource> = desired
+            .resources
+            .iter()
+            .filter(|r| &r.id.namespace == ns)
+            .collect();
+        for kind in session.registry.all() {
+            existing.extend(kind.list(ns, &declared).await?);
+        }
     }
     // The ledger's own mount is aegisctl's, not an unmanaged object.
-    existing.retain(|id| !(id.kind == "mount" && id.name == desired.ledger_mount));
+    existing.retain(|id| {
+        !(id.kind == "mount" && id.namespace.is_empty() && id.name == desired.ledger_mount)
+    });
     let drift = diff::drift(&desired, &observed, &ledger, &session.registry, &existing)?;
     if printer.json {
         printer.document(&json::drift(&drift, &[]));

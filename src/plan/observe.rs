@@ -1,6 +1,9 @@
 //! Observe: read the live state of a set of objects, in parallel, one read per object.
+//!
+//! Namespaces are read first, shallowest first, and nothing is read inside a namespace that
+//! does not exist: those objects are absent by definition, and asking would only earn errors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -8,12 +11,24 @@ use super::diff::Observed;
 use crate::backends::{BaoError, Registry};
 use crate::model::ResourceId;
 
-/// Reads every id once, `parallelism` at a time. Unknown kinds read as absent.
-pub async fn observe<'a>(
+/// The kind name of namespaces, whose ids scope every other id.
+pub const NAMESPACE_KIND: &str = "namespace";
+
+/// The full path of a namespace resource.
+pub fn namespace_path(id: &ResourceId) -> String {
+    if id.namespace.is_empty() {
+        id.name.clone()
+    } else {
+        format!("{}/{}", id.namespace, id.name)
+    }
+}
+
+async fn read_all(
     registry: &Registry,
-    ids: impl IntoIterator<Item = &'a ResourceId>,
+    ids: Vec<&ResourceId>,
     parallelism: usize,
-) -> Result<Observed, BaoError> {
+    out: &mut Observed,
+) -> Result<(), BaoError> {
     let reads = stream::iter(ids.into_iter().map(|id| async move {
         let live = match registry.get(&id.kind) {
             Some(kind) => kind.read(id).await?,
@@ -22,6 +37,55 @@ pub async fn observe<'a>(
         Ok::<_, BaoError>((id.address(), live))
     }))
     .buffer_unordered(parallelism.max(1));
-    let live: BTreeMap<_, _> = reads.try_collect::<Vec<_>>().await?.into_iter().collect();
-    Ok(Observed { live })
+    out.live.extend(reads.try_collect::<Vec<_>>().await?);
+    Ok(())
+}
+
+/// Reads every id once, `parallelism` at a time. Unknown kinds read as absent.
+pub async fn observe<'a>(
+    registry: &Registry,
+    ids: impl IntoIterator<Item = &'a ResourceId>,
+    parallelism: usize,
+) -> Result<Observed, BaoError> {
+    let ids: Vec<&ResourceId> = ids.into_iter().collect();
+    let mut out = Observed {
+        live: BTreeMap::new(),
+    };
+    let mut absent: BTreeSet<String> = BTreeSet::new();
+    let inside_absent = |ns: &str, absent: &BTreeSet<String>| {
+        absent
+            .iter()
+            .any(|a| ns == a || ns.starts_with(&format!("{a}/")))
+    };
+    let mut by_depth: BTreeMap<usize, Vec<&ResourceId>> = BTreeMap::new();
+    for id in ids.iter().filter(|id| id.kind == NAMESPACE_KIND) {
+        by_depth
+            .entry(namespace_path(id).matches('/').count())
+            .or_default()
+            .push(id);
+    }
+    for (_, level) in by_depth {
+        let (skip, read): (Vec<&ResourceId>, Vec<&ResourceId>) = level
+            .into_iter()
+            .partition(|id| inside_absent(&id.namespace, &absent));
+        for id in skip {
+            out.live.insert(id.address(), None);
+            absent.insert(namespace_path(id));
+        }
+        read_all(registry, read.clone(), parallelism, &mut out).await?;
+        for id in read {
+            if matches!(out.live.get(&id.address()), Some(None)) {
+                absent.insert(namespace_path(id));
+            }
+        }
+    }
+    let (skip, read): (Vec<&ResourceId>, Vec<&ResourceId>) = ids
+        .into_iter()
+        .filter(|id| id.kind != NAMESPACE_KIND)
+        .partition(|id| inside_absent(&id.namespace, &absent));
+    for id in skip {
+        out.live.insert(id.address(), None);
+    }
+    read_all(registry, read, parallelism, &mut out).await?;
+    Ok(out)
 }

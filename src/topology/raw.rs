@@ -41,8 +41,54 @@ pub struct RawOpenBao {
     #[serde(default)]
     pub secrets: BTreeMap<String, Spanned<RawSecretsMount>>,
     pub plugins: Option<Node>,
-    pub namespaces: Option<Node>,
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, Spanned<RawNamespace>>,
     pub audit: Option<Node>,
+}
+
+/// A namespace: the same blocks as the root, recursively.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamespace {
+    pub custom_metadata: Option<Spanned<Body>>,
+    #[serde(default)]
+    pub policies: BTreeMap<String, Node>,
+    #[serde(default)]
+    pub auth: BTreeMap<String, Spanned<RawAuthMount>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Spanned<RawSecretsMount>>,
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, Spanned<RawNamespace>>,
+}
+
+/// The blocks a namespace (or the root) holds, borrowed from either.
+pub struct Blocks<'a> {
+    pub policies: &'a BTreeMap<String, Node>,
+    pub auth: &'a BTreeMap<String, Spanned<RawAuthMount>>,
+    pub secrets: &'a BTreeMap<String, Spanned<RawSecretsMount>>,
+    pub namespaces: &'a BTreeMap<String, Spanned<RawNamespace>>,
+}
+
+impl RawOpenBao {
+    pub fn blocks(&self) -> Blocks<'_> {
+        Blocks {
+            policies: &self.policies,
+            auth: &self.auth,
+            secrets: &self.secrets,
+            namespaces: &self.namespaces,
+        }
+    }
+}
+
+impl RawNamespace {
+    pub fn blocks(&self) -> Blocks<'_> {
+        Blocks {
+            policies: &self.policies,
+            auth: &self.auth,
+            secrets: &self.secrets,
+            namespaces: &self.namespaces,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

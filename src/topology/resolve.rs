@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::error::{Problem, Source};
 use super::node::{Loc, Node, Raw};
-use super::raw::{Body, RawAuthMount, RawOpenBao, RawSecretsMount, RawTopology};
+use super::raw::{Blocks, Body, RawAuthMount, RawOpenBao, RawSecretsMount, RawTopology};
 use crate::duration;
 use crate::model::{AttrValue, Desired, DesiredResource, OpenBaoConn, ROOT_NS, ResourceId};
 use crate::sensitive::Sensitive;
@@ -310,9 +310,8 @@ fn openbao(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
         }
     }
     r.unsupported(&ob.plugins, "openbao.plugins");
-    r.unsupported(&ob.namespaces, "openbao.namespaces");
     r.unsupported(&ob.audit, "openbao.audit");
-    namespace_body(r, ob, ROOT_NS, desired);
+    namespace_body(r, &ob.blocks(), ROOT_NS, desired);
 }
 
 fn valid_path(p: &str) -> bool {
@@ -320,12 +319,12 @@ fn valid_path(p: &str) -> bool {
     !p.is_empty() && !p.contains("//") && !p.contains(' ')
 }
 
-/// The blocks one namespace holds (the root, for now).
-fn namespace_body(r: &mut Resolver, ob: &RawOpenBao, ns: &str, desired: &mut Desired) {
+/// The blocks one namespace holds, then its child namespaces, recursively.
+fn namespace_body(r: &mut Resolver, ob: &Blocks, ns: &str, desired: &mut Desired) {
     // Policies first: roles are checked against the names declared here.
     let mut known_policies: BTreeSet<String> =
         BUILTIN_POLICIES.iter().map(|s| s.to_string()).collect();
-    for (name, node) in &ob.policies {
+    for (name, node) in ob.policies {
         known_policies.insert(name.clone());
         if let Raw::Map(m) = &node.raw {
             match m.get("external") {
@@ -361,7 +360,7 @@ fn namespace_body(r: &mut Resolver, ob: &RawOpenBao, ns: &str, desired: &mut Des
         }
     }
 
-    for (path, mount) in &ob.auth {
+    for (path, mount) in ob.auth {
         auth_mount(
             r,
             ns,
@@ -372,7 +371,7 @@ fn namespace_body(r: &mut Resolver, ob: &RawOpenBao, ns: &str, desired: &mut Des
             desired,
         );
     }
-    for (path, mount) in &ob.secrets {
+    for (path, mount) in ob.secrets {
         secrets_mount(
             r,
             ns,
@@ -381,6 +380,44 @@ fn namespace_body(r: &mut Resolver, ob: &RawOpenBao, ns: &str, desired: &mut Des
             Loc::of(mount),
             desired,
         );
+    }
+    for (name, child) in ob.namespaces {
+        let loc = Loc::of(child);
+        if name.is_empty() || name.contains('/') || name.contains(' ') || name == "root" {
+            r.problem(
+                loc,
+                format!("`{name}` is not a namespace name"),
+                "name one level per key, and nest namespaces for deeper paths".to_string(),
+            );
+            continue;
+        }
+        let path = if ns.is_empty() {
+            name.clone()
+        } else {
+            format!("{ns}/{name}")
+        };
+        let mut attrs = BTreeMap::new();
+        if let Some(meta) = &child.value.custom_metadata {
+            let mut m = serde_json::Map::new();
+            for (k, v) in r.body(&meta.value, "", false) {
+                m.insert(k, v.to_wire());
+            }
+            attrs.insert(
+                "custom_metadata".to_owned(),
+                AttrValue::Plain(Value::Object(m)),
+            );
+        }
+        let ns_res = DesiredResource::new(ResourceId::new(ns, "namespace", None, name), attrs);
+        let ns_addr = ns_res.address.clone();
+        desired.resources.push(ns_res);
+        let start = desired.resources.len();
+        namespace_body(r, &child.value.blocks(), &path, desired);
+        // Everything directly inside waits for the namespace (deeper levels wait for theirs).
+        for res in &mut desired.resources[start..] {
+            if res.id.namespace == path {
+                res.depends_on.push(ns_addr.clone());
+            }
+        }
     }
 }
 
@@ -527,7 +564,7 @@ fn secrets_mount(
         );
         return;
     }
-    if path == desired.ledger_mount {
+    if ns == ROOT_NS && path == desired.ledger_mount {
         r.problem(
             loc,
             format!("`{path}` is the ledger mount; aegisctl manages it itself"),

@@ -167,6 +167,17 @@ impl BaoClient {
         self.request(Method::POST, ns, path, Some(body), None).await
     }
 
+    /// PATCH with a JSON merge patch (OpenBao requires that content type for PATCH).
+    pub async fn patch(
+        &self,
+        ns: &str,
+        path: &str,
+        body: &Body,
+    ) -> Result<Option<Value>, BaoError> {
+        self.request(Method::PATCH, ns, path, Some(body), None)
+            .await
+    }
+
     /// DELETE; deleting an absent object is not an error.
     pub async fn delete(&self, ns: &str, path: &str) -> Result<(), BaoError> {
         self.request(Method::DELETE, ns, path, None, None)
@@ -206,6 +217,12 @@ impl BaoClient {
             }
             if let Some(b) = body {
                 rb = rb.json(&b.json);
+                if method == Method::PATCH {
+                    rb = rb.header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/merge-patch+json",
+                    );
+                }
             }
             rb
         };

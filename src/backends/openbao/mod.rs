@@ -7,6 +7,7 @@ pub mod approle_role;
 pub mod client;
 pub mod kv_secret;
 pub mod mount;
+pub mod namespace;
 pub mod policy;
 pub mod transit_key;
 
@@ -97,6 +98,7 @@ pub fn register(r: &mut Registry, bao: Arc<OpenBao>) {
         Table::Secrets,
     )));
     r.add(Arc::new(mount::Mount::new(Arc::clone(&bao), Table::Auth)));
+    r.add(Arc::new(namespace::Namespace::new(Arc::clone(&bao))));
     r.add(Arc::new(policy::Policy::new(Arc::clone(&bao))));
     r.add(Arc::new(approle_role::ApproleRole::new(Arc::clone(&bao))));
     r.add(Arc::new(transit_key::TransitKey::new(Arc::clone(&bao))));
