@@ -42,6 +42,12 @@ pub trait Kind: Send + Sync {
         50
     }
 
+    /// Declared fields that are only sent at creation and never compared afterwards (a root
+    /// password that `rotate_root` has since replaced on the server).
+    fn fixed_after_create(&self, _res: &DesiredResource) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// Normalises a value of `field` (live or desired) before comparison.
     fn normalise(&self, _field: &str, value: Value) -> Value {
         value

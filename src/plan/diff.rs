@@ -127,7 +127,11 @@ pub fn attr_diffs(
 ) -> Vec<AttrDiff> {
     let mut out = Vec::new();
     let recorded = ledger.entries.get(&res.address).map(|e| &e.fp);
+    let fixed = kind.fixed_after_create(res);
     for (field, value) in &res.attrs {
+        if fixed.contains(&field.as_str()) {
+            continue;
+        }
         let (same, before) = match live.get(field) {
             Some(lv) => {
                 let same = values_equal(kind, field, &value.to_wire(), lv);

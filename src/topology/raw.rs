@@ -100,7 +100,8 @@ pub struct RawAuthMount {
     pub tune: Option<Spanned<Body>>,
     #[serde(default)]
     pub roles: BTreeMap<String, Spanned<Body>>,
-    pub config: Option<Node>,
+    /// The auth method's own config (`auth/MOUNT/config`), e.g. for jwt/oidc.
+    pub config: Option<Spanned<Body>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,7 +118,15 @@ pub struct RawSecretsMount {
     /// Transit keys: name → key settings.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<Body>>,
-    pub connections: Option<Node>,
-    pub roles: Option<Node>,
-    pub config: Option<Node>,
+    /// Database engine connections.
+    #[serde(default)]
+    pub connections: BTreeMap<String, Spanned<Body>>,
+    /// Database or AWS engine roles.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Spanned<Body>>,
+    /// Database engine static roles.
+    #[serde(default)]
+    pub static_roles: BTreeMap<String, Spanned<Body>>,
+    /// Engine config objects (AWS: `root`, `lease`).
+    pub config: Option<Spanned<BTreeMap<String, Spanned<Body>>>>,
 }

@@ -13,14 +13,25 @@ use super::error::{Problem, Source};
 use super::node::{Loc, Node, Raw};
 use super::raw::{Blocks, Body, RawAuthMount, RawOpenBao, RawSecretsMount, RawTopology};
 use crate::duration;
-use crate::model::{AttrValue, Desired, DesiredResource, OpenBaoConn, ROOT_NS, ResourceId};
+use crate::model::{
+    Address, AttrValue, Desired, DesiredResource, OpenBaoConn, ROOT_NS, ResourceId,
+};
 use crate::sensitive::Sensitive;
+use serde_saphyr::Spanned;
 
 /// Policies OpenBao always has; roles may name them without declaring them.
 pub const BUILTIN_POLICIES: &[&str] = &["default", "root"];
 
 /// Default KV v2 mount for the ledger.
 pub const DEFAULT_LEDGER: &str = "aegisctl";
+
+/// Fields the server treats as secret: sensitive even when written literally in the file.
+pub const SECRET_FIELDS: &[&str] = &[
+    "password",
+    "secret_key",
+    "oidc_client_secret",
+    "client_secret",
+];
 
 /// Fields of an AppRole (and, later, other auth) role that name policies.
 const POLICY_LIST_FIELDS: &[&str] = &["token_policies", "policies"];
@@ -207,7 +218,8 @@ impl<'a> Resolver<'a> {
     ) -> BTreeMap<String, AttrValue> {
         let mut out = BTreeMap::new();
         for (k, node) in body {
-            if let Some(v) = self.attr(k, node, always_secret) {
+            let secret = always_secret || SECRET_FIELDS.contains(&k.as_str());
+            if let Some(v) = self.attr(k, node, secret) {
                 out.insert(format!("{prefix}{k}"), v);
             }
         }
@@ -474,44 +486,163 @@ fn auth_mount(
     let mount_res = DesiredResource::new(ResourceId::new(ns, "auth", None, path), attrs);
     let mount_addr = mount_res.address.clone();
     desired.resources.push(mount_res);
-    if let Some(c) = &m.config {
-        r.problem(
-            c.loc,
-            format!("`config` on the `{kind}` auth mount is not supported yet by this aegisctl"),
-            None,
-        );
-    }
-    if !m.roles.is_empty() && kind != "approle" {
-        r.problem(
-            loc,
-            format!("`roles` are supported on approle mounts only; `{path}` is of type `{kind}`"),
-            None,
-        );
-        return;
-    }
-    for (name, body) in &m.roles {
-        let attrs = r.body(&body.value, "", false);
-        let mut res =
-            DesiredResource::new(ResourceId::new(ns, "approle_role", Some(path), name), attrs);
-        res.depends_on.push(mount_addr.clone());
-        for field in POLICY_LIST_FIELDS {
-            let Some(node) = body.value.get(*field) else {
+    let config: BTreeMap<String, Spanned<Body>> = m
+        .config
+        .iter()
+        .map(|c| {
+            (
+                "config".to_owned(),
+                Spanned {
+                    value: c.value.clone(),
+                    referenced: c.referenced,
+                    defined: c.defined,
+                },
+            )
+        })
+        .collect();
+    let mount = MountCtx {
+        ns,
+        path,
+        kind: &kind,
+        addr: &mount_addr,
+        loc,
+    };
+    children(
+        r,
+        &mount,
+        &[
+            Child {
+                block: "roles",
+                kind: "approle_role",
+                types: &["approle"],
+                entries: &m.roles,
+            },
+            Child {
+                block: "roles",
+                kind: "jwt_role",
+                types: &["jwt", "oidc"],
+                entries: &m.roles,
+            },
+            Child {
+                block: "config",
+                kind: "auth_config",
+                types: &["jwt", "oidc"],
+                entries: &config,
+            },
+        ],
+        known_policies,
+        desired,
+    );
+}
+
+/// A mount being resolved, for its child blocks.
+struct MountCtx<'a> {
+    ns: &'a str,
+    path: &'a str,
+    kind: &'a str,
+    addr: &'a Address,
+    loc: Loc,
+}
+
+/// A block of child objects under a mount, and the mount types it belongs to.
+struct Child<'a> {
+    block: &'static str,
+    kind: &'static str,
+    types: &'static [&'static str],
+    entries: &'a BTreeMap<String, Spanned<Body>>,
+}
+
+/// Resolves the child blocks of a mount into resources of their kinds.
+fn children(
+    r: &mut Resolver,
+    mount: &MountCtx,
+    blocks: &[Child],
+    known_policies: &BTreeSet<String>,
+    desired: &mut Desired,
+) {
+    for block in blocks {
+        if block.entries.is_empty() {
+            continue;
+        }
+        let fits = |c: &Child| c.types.contains(&mount.kind);
+        if !fits(block) {
+            // Another block of the same name may fit (roles: approle or jwt/oidc); complain once.
+            let same: Vec<&Child> = blocks.iter().filter(|c| c.block == block.block).collect();
+            if same.iter().any(|c| fits(c)) || !std::ptr::eq(same[0], block) {
                 continue;
-            };
-            for (policy, ploc) in policy_names(node) {
-                if !known_policies.contains(&policy) {
-                    r.problem(
-                        ploc,
-                        format!("role `{name}` names the policy `{policy}`, which the topology does not declare"),
-                        format!("declare it under openbao.policies, or as `{policy}: {{ external: true }}` if it is managed elsewhere"),
-                    );
-                } else if !BUILTIN_POLICIES.contains(&policy.as_str()) {
-                    res.depends_on
-                        .push(ResourceId::new(ns, "policy", None, &policy).address());
-                }
+            }
+            let types: Vec<String> = same
+                .iter()
+                .flat_map(|c| c.types.iter().map(|t| format!("`{t}`")))
+                .collect();
+            r.problem(
+                mount.loc,
+                format!(
+                    "`{}` need a {} mount; `{}` is of type `{}`",
+                    block.block,
+                    types.join(" or "),
+                    mount.path,
+                    mount.kind
+                ),
+                None,
+            );
+            continue;
+        }
+        for (name, body) in block.entries {
+            let name = name.trim_matches('/');
+            if name.is_empty() || body.value.is_empty() {
+                r.problem(
+                    Loc::of(body),
+                    format!(
+                        "`{}` entry `{name}` needs a name and at least one field",
+                        block.block
+                    ),
+                    None,
+                );
+                continue;
+            }
+            let attrs = r.body(&body.value, "", block.kind == "kv_secret");
+            let mut res = DesiredResource::new(
+                ResourceId::new(mount.ns, block.kind, Some(mount.path), name),
+                attrs,
+            );
+            res.depends_on.push(mount.addr.clone());
+            check_policies(r, mount.ns, name, &body.value, known_policies, &mut res);
+            if let Some(db) = body.value.get("db_name").and_then(Node::as_str) {
+                // A database role waits for its connection when the file declares it.
+                let conn = ResourceId::new(mount.ns, "database_connection", Some(mount.path), db);
+                res.depends_on.push(conn.address());
+            }
+            desired.resources.push(res);
+        }
+    }
+}
+
+/// Roles that name policies must name declared (or built-in, or external) ones.
+fn check_policies(
+    r: &mut Resolver,
+    ns: &str,
+    name: &str,
+    body: &Body,
+    known: &BTreeSet<String>,
+    res: &mut DesiredResource,
+) {
+    for field in POLICY_LIST_FIELDS {
+        let Some(node) = body.get(*field) else {
+            continue;
+        };
+        for (policy, ploc) in policy_names(node) {
+            if !known.contains(&policy) {
+                r.problem(
+                    ploc,
+                    format!("role `{name}` names the policy `{policy}`, which the topology does not declare"),
+                    format!("declare it under openbao.policies, or as `{policy}: {{ external: true }}` if it is managed elsewhere"),
+                );
+            } else if !BUILTIN_POLICIES.contains(&policy.as_str()) {
+                res.depends_on
+                    .push(ResourceId::new(ns, "policy", None, &policy).address());
             }
         }
-        desired.resources.push(res);
     }
 }
 
@@ -595,56 +726,82 @@ fn secrets_mount(
     let mount_addr = mount_res.address.clone();
     desired.resources.push(mount_res);
 
-    for (what, node) in [
-        ("connections", &m.connections),
-        ("roles", &m.roles),
-        ("config", &m.config),
-    ] {
-        if let Some(n) = node {
-            r.problem(
-                n.loc,
-                format!("`{what}` on `{kind}` mounts is not supported yet by this aegisctl"),
-                None,
-            );
-        }
-    }
-    if !m.kv.is_empty() && kind != "kv-v2" {
-        r.problem(
-            loc,
-            format!("`kv` entries need a `kv-v2` mount; `{path}` is of type `{kind}`"),
-            None,
-        );
-    } else {
-        for (secret, body) in &m.kv {
-            let spath = secret.trim_matches('/');
-            if spath.is_empty() || body.value.is_empty() {
-                r.problem(
-                    Loc::of(body),
-                    format!("KV secret `{secret}` needs a path and at least one key"),
-                    None,
+    let mut aws_config: BTreeMap<String, Spanned<Body>> = BTreeMap::new();
+    if let Some(c) = &m.config {
+        for (k, v) in &c.value {
+            if k == "root" || k == "lease" {
+                aws_config.insert(
+                    k.clone(),
+                    Spanned {
+                        value: v.value.clone(),
+                        referenced: v.referenced,
+                        defined: v.defined,
+                    },
                 );
-                continue;
+            } else {
+                r.problem(
+                    Loc::of(v),
+                    format!("unknown config object `{k}`"),
+                    "the aws engine takes `config.root` and `config.lease`".to_string(),
+                );
             }
-            let attrs = r.body(&body.value, "", true);
-            let mut res =
-                DesiredResource::new(ResourceId::new(ns, "kv_secret", Some(path), spath), attrs);
-            res.depends_on.push(mount_addr.clone());
-            desired.resources.push(res);
         }
     }
-    if !m.keys.is_empty() && kind != "transit" {
-        r.problem(
-            loc,
-            format!("`keys` need a `transit` mount; `{path}` is of type `{kind}`"),
-            None,
-        );
-    } else {
-        for (name, body) in &m.keys {
-            let attrs = r.body(&body.value, "", false);
-            let mut res =
-                DesiredResource::new(ResourceId::new(ns, "transit_key", Some(path), name), attrs);
-            res.depends_on.push(mount_addr.clone());
-            desired.resources.push(res);
-        }
-    }
+    let mount = MountCtx {
+        ns,
+        path,
+        kind: &kind,
+        addr: &mount_addr,
+        loc,
+    };
+    children(
+        r,
+        &mount,
+        &[
+            Child {
+                block: "kv",
+                kind: "kv_secret",
+                types: &["kv-v2"],
+                entries: &m.kv,
+            },
+            Child {
+                block: "keys",
+                kind: "transit_key",
+                types: &["transit"],
+                entries: &m.keys,
+            },
+            Child {
+                block: "connections",
+                kind: "database_connection",
+                types: &["database"],
+                entries: &m.connections,
+            },
+            Child {
+                block: "roles",
+                kind: "database_role",
+                types: &["database"],
+                entries: &m.roles,
+            },
+            Child {
+                block: "roles",
+                kind: "aws_role",
+                types: &["aws"],
+                entries: &m.roles,
+            },
+            Child {
+                block: "static_roles",
+                kind: "database_static_role",
+                types: &["database"],
+                entries: &m.static_roles,
+            },
+            Child {
+                block: "config",
+                kind: "aws_config",
+                types: &["aws"],
+                entries: &aws_config,
+            },
+        ],
+        &BTreeSet::new(),
+        desired,
+    );
 }

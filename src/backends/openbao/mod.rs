@@ -4,10 +4,17 @@
 //! one request per mount, which keeps a plan near one request per object.
 
 pub mod approle_role;
+pub mod aws_role;
 pub mod client;
+pub mod database_connection;
+pub mod database_role;
+pub mod database_static_role;
+pub mod jwt_role;
 pub mod kv_secret;
 pub mod mount;
+pub mod mount_config;
 pub mod namespace;
+pub mod path_kind;
 pub mod policy;
 pub mod transit_key;
 
@@ -100,7 +107,16 @@ pub fn register(r: &mut Registry, bao: Arc<OpenBao>) {
     r.add(Arc::new(mount::Mount::new(Arc::clone(&bao), Table::Auth)));
     r.add(Arc::new(namespace::Namespace::new(Arc::clone(&bao))));
     r.add(Arc::new(policy::Policy::new(Arc::clone(&bao))));
-    r.add(Arc::new(approle_role::ApproleRole::new(Arc::clone(&bao))));
+    r.add(Arc::new(approle_role::kind(Arc::clone(&bao))));
+    r.add(Arc::new(jwt_role::kind(Arc::clone(&bao))));
+    r.add(Arc::new(mount_config::auth_config(Arc::clone(&bao))));
+    r.add(Arc::new(database_connection::DatabaseConnection::new(
+        Arc::clone(&bao),
+    )));
+    r.add(Arc::new(database_role::kind(Arc::clone(&bao))));
+    r.add(Arc::new(database_static_role::kind(Arc::clone(&bao))));
+    r.add(Arc::new(aws_role::kind(Arc::clone(&bao))));
+    r.add(Arc::new(mount_config::aws_config(Arc::clone(&bao))));
     r.add(Arc::new(transit_key::TransitKey::new(Arc::clone(&bao))));
     r.add(Arc::new(kv_secret::KvSecret::new(bao)));
 }

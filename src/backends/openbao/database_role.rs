@@ -1,0 +1,22 @@
+//! Database engine roles (`MOUNT/roles/NAME`): creation and revocation statements
+//! (compared in order), default and maximum TTLs.
+
+use std::sync::Arc;
+
+use super::OpenBao;
+use super::path_kind::{PathKind, PathSpec};
+
+pub fn kind(bao: Arc<OpenBao>) -> PathKind {
+    PathKind::new(
+        bao,
+        PathSpec {
+            kind: "database_role",
+            auth: false,
+            mount_types: &["database"],
+            segment: "roles",
+            listable: true,
+            deletable: true,
+            destroy_order: 10,
+        },
+    )
+}

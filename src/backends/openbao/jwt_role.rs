@@ -1,0 +1,22 @@
+//! JWT/OIDC auth roles (`auth/MOUNT/role/NAME`): bound audiences and claims, user and groups
+//! claims, redirect URIs, token policies.
+
+use std::sync::Arc;
+
+use super::OpenBao;
+use super::path_kind::{PathKind, PathSpec};
+
+pub fn kind(bao: Arc<OpenBao>) -> PathKind {
+    PathKind::new(
+        bao,
+        PathSpec {
+            kind: "jwt_role",
+            auth: true,
+            mount_types: &["jwt", "oidc"],
+            segment: "role",
+            listable: true,
+            deletable: true,
+            destroy_order: 10,
+        },
+    )
+}

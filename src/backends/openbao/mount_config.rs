@@ -1,0 +1,42 @@
+//! Mount-level configuration objects that exist once per mount: an auth method's `config`
+//! (`auth/MOUNT/config`, e.g. JWT/OIDC discovery URL and client) and the AWS engine's
+//! `config/root` and `config/lease`. They go with their mount, so they are never listed as
+//! unmanaged and pruning them is a no-op. Secrets among their fields (`oidc_client_secret`,
+//! `secret_key`) are write-only: compared through fingerprints.
+
+use std::sync::Arc;
+
+use super::OpenBao;
+use super::path_kind::{PathKind, PathSpec};
+
+/// `auth/MOUNT/config`: address `auth_config["MOUNT/config"]`.
+pub fn auth_config(bao: Arc<OpenBao>) -> PathKind {
+    PathKind::new(
+        bao,
+        PathSpec {
+            kind: "auth_config",
+            auth: true,
+            mount_types: &[],
+            segment: "",
+            listable: false,
+            deletable: false,
+            destroy_order: 10,
+        },
+    )
+}
+
+/// `MOUNT/config/root` and `MOUNT/config/lease`: address `aws_config["MOUNT/root"]`.
+pub fn aws_config(bao: Arc<OpenBao>) -> PathKind {
+    PathKind::new(
+        bao,
+        PathSpec {
+            kind: "aws_config",
+            auth: false,
+            mount_types: &[],
+            segment: "config",
+            listable: false,
+            deletable: false,
+            destroy_order: 10,
+        },
+    )
+}

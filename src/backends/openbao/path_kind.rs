@@ -1,0 +1,137 @@
+//! The shape most OpenBao objects share: `[auth/]MOUNT/SEGMENT/NAME` under mounts of one type,
+//! read with GET, written with POST, removed with DELETE, listed with LIST.
+//!
+//! A kind of that shape (AppRole roles, database roles, JWT/OIDC roles, AWS roles, mount-level
+//! config objects) is one small file declaring a [`PathSpec`]; the behaviour lives here once.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{BaoError, OpenBao, body_from};
+use crate::backends::{Kind, Live};
+use crate::model::{DesiredResource, ResourceId};
+
+/// Everything that distinguishes one path-shaped kind from another.
+pub struct PathSpec {
+    pub kind: &'static str,
+    /// Auth-method objects live under `auth/` and their mounts are `auth` resources.
+    pub auth: bool,
+    /// Mount types this kind lives under (for listing unmanaged objects).
+    pub mount_types: &'static [&'static str],
+    /// The path segment between mount and name (`role`, `roles`); empty for `MOUNT/NAME`.
+    pub segment: &'static str,
+    /// Whether LIST on `MOUNT/SEGMENT` enumerates the objects (singleton configs: no).
+    pub listable: bool,
+    /// Whether DELETE removes the object (singleton configs go with their mount).
+    pub deletable: bool,
+    pub destroy_order: u8,
+}
+
+pub struct PathKind {
+    bao: Arc<OpenBao>,
+    spec: PathSpec,
+}
+
+impl PathKind {
+    pub fn new(bao: Arc<OpenBao>, spec: PathSpec) -> Self {
+        PathKind { bao, spec }
+    }
+
+    pub fn path(&self, id: &ResourceId) -> String {
+        let prefix = if self.spec.auth { "auth/" } else { "" };
+        let mount = id.mount.as_deref().unwrap_or_default();
+        if self.spec.segment.is_empty() {
+            format!("{prefix}{mount}/{}", id.name)
+        } else {
+            format!("{prefix}{mount}/{}/{}", self.spec.segment, id.name)
+        }
+    }
+
+    pub fn bao(&self) -> &OpenBao {
+        &self.bao
+    }
+}
+
+#[async_trait]
+impl Kind for PathKind {
+    fn name(&self) -> &'static str {
+        self.spec.kind
+    }
+
+    fn replace_destroys_data(&self) -> bool {
+        false
+    }
+
+    fn destroy_order(&self) -> u8 {
+        self.spec.destroy_order
+    }
+
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+        let resp = self.bao.client.read(&id.namespace, &self.path(id)).await?;
+        Ok(resp.and_then(|v| v.get("data").and_then(Value::as_object).cloned()))
+    }
+
+    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+        let body = body_from(res.attrs.iter(), "");
+        self.bao
+            .client
+            .write(&res.id.namespace, &self.path(&res.id), &body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        changed: &BTreeSet<String>,
+        _live: &Live,
+    ) -> Result<(), BaoError> {
+        // These endpoints only set the fields a write names, so sending just the changed ones
+        // leaves everything the file does not manage as it is.
+        let body = body_from(res.attrs.iter().filter(|(k, _)| changed.contains(*k)), "");
+        self.bao
+            .client
+            .write(&res.id.namespace, &self.path(&res.id), &body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+        if !self.spec.deletable {
+            return Ok(());
+        }
+        self.bao.client.delete(&id.namespace, &self.path(id)).await
+    }
+
+    async fn list(
+        &self,
+        namespace: &str,
+        desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BaoError> {
+        if !self.spec.listable {
+            return Ok(Vec::new());
+        }
+        let mount_kind = if self.spec.auth { "auth" } else { "mount" };
+        let mut out = Vec::new();
+        for m in desired.iter().filter(|r| {
+            r.id.kind == mount_kind
+                && r.plain_str("type")
+                    .is_some_and(|t| self.spec.mount_types.contains(&t))
+        }) {
+            let prefix = if self.spec.auth { "auth/" } else { "" };
+            let path = format!("{prefix}{}/{}", m.id.name, self.spec.segment);
+            for name in self.bao.client.list(namespace, &path).await? {
+                out.push(ResourceId::new(
+                    namespace,
+                    self.spec.kind,
+                    Some(&m.id.name),
+                    &name,
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
