@@ -186,6 +186,27 @@ impl Session {
         Ok(Session { bao, registry })
     }
 
+    /// Marks the changes the server will not take through its API with what to do instead.
+    async fn annotate_manual(&self, desired: &Desired, plan: &mut Plan) -> Result<(), CliError> {
+        for change in plan
+            .changes
+            .iter_mut()
+            .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        {
+            let (Some(kind), Some(res)) = (
+                self.registry.get(&change.id.kind),
+                desired
+                    .resources
+                    .iter()
+                    .find(|r| r.address == change.address),
+            ) else {
+                continue;
+            };
+            change.manual = kind.manual_step(res).await?;
+        }
+        Ok(())
+    }
+
     fn client(&self) -> &BaoClient {
         &self.bao.client
     }
@@ -252,13 +273,14 @@ async fn plan_cmd(
     let observed = session
         .observe(&desired, &ledger, flags.prune, run.parallelism.into())
         .await?;
-    let plan = diff::plan(
+    let mut plan = diff::plan(
         &desired,
         &observed,
         &ledger,
         &session.registry,
         &plan_options(flags),
     )?;
+    session.annotate_manual(&desired, &mut plan).await?;
     show_plan(printer, &plan);
     if let Some(path) = out {
         let topology = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
@@ -365,7 +387,8 @@ async fn apply_locked(
     let parallelism: usize = run.parallelism.into();
     let opts = plan_options(flags);
     let observed = session.observe(desired, ledger, true, parallelism).await?;
-    let plan = diff::plan(desired, &observed, ledger, &session.registry, &opts)?;
+    let mut plan = diff::plan(desired, &observed, ledger, &session.registry, &opts)?;
+    session.annotate_manual(desired, &mut plan).await?;
 
     if let Some(saved) = saved {
         if planfile::digest(desired, ledger) != saved.topology_digest {
@@ -464,7 +487,7 @@ async fn apply_locked(
                 let err = match o {
                     Outcome::Failed(e) => Some(e.clone()),
                     Outcome::Skipped(up) => Some(format!("upstream {up} failed")),
-                    Outcome::Done => None,
+                    Outcome::Done | Outcome::Manual => None,
                 };
                 (c.clone(), o.word().to_owned(), err)
             })
@@ -482,7 +505,16 @@ async fn apply_locked(
         }
         printer.result(&format!(
             "\n{}\n",
-            human::applied(&report.succeeded(), report.failed(), report.skipped())
+            human::applied(
+                &report.succeeded(),
+                report.failed(),
+                report.skipped(),
+                report
+                    .results
+                    .iter()
+                    .filter(|(_, o)| *o == Outcome::Manual)
+                    .count(),
+            )
         ));
     }
     Ok(
@@ -551,7 +583,18 @@ async fn record(
         if selected.as_ref().is_some_and(|s| !s.contains(&res.address)) {
             continue;
         }
+        let manual = report
+            .results
+            .iter()
+            .any(|(c, o)| c.address == res.address && *o == Outcome::Manual);
         let Some(live) = live_now(&res.address) else {
+            if manual {
+                // Declared and handed to the operator: drift reports it until it exists.
+                entries.entry(res.address.clone()).or_insert_with(|| Entry {
+                    id: res.id.clone(),
+                    fp: BTreeMap::new(),
+                });
+            }
             continue;
         };
         let was_written = written.contains_key(&res.address);

@@ -154,6 +154,7 @@ impl Reporter for ApplyProgress {
             Outcome::Done => format!("{}: {}", change.address, verb(change)),
             Outcome::Failed(e) => format!("{}: failed: {e}", change.address),
             Outcome::Skipped(up) => format!("{}: skipped: upstream {up} failed", change.address),
+            Outcome::Manual => format!("{}: needs a manual step (see the plan)", change.address),
         };
         let _guard = self.lock.lock();
         match &self.bar {

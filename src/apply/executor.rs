@@ -21,6 +21,8 @@ pub enum Outcome {
     Failed(String),
     /// Not attempted because this upstream change failed.
     Skipped(Address),
+    /// Not attempted: the server does not take it through its API; the plan says what to do.
+    Manual,
 }
 
 impl Outcome {
@@ -29,6 +31,7 @@ impl Outcome {
             Outcome::Done => "done",
             Outcome::Failed(_) => "failed",
             Outcome::Skipped(_) => "skipped",
+            Outcome::Manual => "manual",
         }
     }
 }
@@ -179,8 +182,20 @@ pub async fn execute(
     loop {
         while running.len() < parallelism.max(1) {
             let Some(i) = ready.pop_front() else { break };
-            state[i] = State::Running;
             let change = &plan.changes[i];
+            if change.manual.is_some() {
+                // Nothing to send; dependents go ahead (they may rely on the operator's step).
+                for &j in &dependents[i] {
+                    waiting[j] -= 1;
+                    if waiting[j] == 0 && state[j] == State::Pending {
+                        ready.push_back(j);
+                    }
+                }
+                reporter.finished(change, &Outcome::Manual);
+                state[i] = State::Finished(Outcome::Manual);
+                continue;
+            }
+            state[i] = State::Running;
             reporter.started(change);
             let res = by_addr.get(&change.address).copied();
             let live = observed.live.get(&change.address).and_then(Option::as_ref);
@@ -324,6 +339,7 @@ mod tests {
                     action: Action::Create,
                     attrs: vec![],
                     warning: None,
+                    manual: None,
                 })
                 .collect(),
         };

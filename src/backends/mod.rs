@@ -48,6 +48,12 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// When the server will not accept this object through its API, what the operator must do
+    /// instead (an audit device's server-config stanza). Asked for creates and replaces.
+    async fn manual_step(&self, _res: &DesiredResource) -> Result<Option<String>, BaoError> {
+        Ok(None)
+    }
+
     /// Normalises a value of `field` (live or desired) before comparison.
     fn normalise(&self, _field: &str, value: Value) -> Value {
         value

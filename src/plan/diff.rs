@@ -118,6 +118,14 @@ pub fn display_live(field: &str, v: &Value) -> Value {
     v.clone()
 }
 
+/// Whether a field cannot change in place (`prefix.*` entries cover a whole group).
+fn is_immutable(kind: &dyn Kind, field: &str) -> bool {
+    kind.immutable().iter().any(|f| match f.strip_suffix('*') {
+        Some(prefix) => field.starts_with(prefix),
+        None => *f == field,
+    })
+}
+
 /// The declared attributes of `res` that differ from `live`.
 pub fn attr_diffs(
     kind: &dyn Kind,
@@ -156,7 +164,7 @@ pub fn attr_diffs(
                 AttrValue::Secret(_) => None,
             },
             sensitive,
-            forces_replace: kind.immutable().contains(&field.as_str()),
+            forces_replace: is_immutable(kind, field),
         });
     }
     out
@@ -236,6 +244,7 @@ pub fn plan(
                 action: Action::Create,
                 attrs: create_attrs(res),
                 warning: None,
+                manual: None,
             }),
             Some(live) => {
                 let attrs = attr_diffs(kind, res, &live, ledger);
@@ -259,6 +268,7 @@ pub fn plan(
                     },
                     attrs,
                     warning,
+                    manual: None,
                 });
             }
         }
@@ -276,6 +286,7 @@ pub fn plan(
                     action: Action::Delete,
                     attrs: Vec::new(),
                     warning: None,
+                    manual: None,
                 });
             }
         }
@@ -318,6 +329,7 @@ pub fn drift(
                     action: Action::Update,
                     attrs,
                     warning: None,
+                    manual: None,
                 });
             }
         }
@@ -330,6 +342,7 @@ pub fn drift(
                 action: Action::Delete,
                 attrs: Vec::new(),
                 warning: None,
+                manual: None,
             });
         }
     }
@@ -349,6 +362,7 @@ pub fn drift(
             action: Action::Create,
             attrs: Vec::new(),
             warning: None,
+            manual: None,
         });
     }
     out.changed.sort_by(|a, b| a.address.cmp(&b.address));

@@ -49,6 +49,9 @@ pub struct Change {
     /// Why the change cannot go ahead as planned (e.g. a replace that needs --allow-destroy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// The server will not take this change through its API: what the operator must do instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<String>,
 }
 
 impl Change {

@@ -43,7 +43,19 @@ pub struct RawOpenBao {
     pub plugins: Option<Node>,
     #[serde(default)]
     pub namespaces: BTreeMap<String, Spanned<RawNamespace>>,
-    pub audit: Option<Node>,
+    /// Audit devices: path → `type`, `description`, `local`, `options`.
+    #[serde(default)]
+    pub audit: BTreeMap<String, Spanned<RawAuditDevice>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuditDevice {
+    #[serde(rename = "type")]
+    pub kind: Node,
+    pub description: Option<Node>,
+    pub local: Option<Node>,
+    pub options: Option<Spanned<Body>>,
 }
 
 /// A namespace: the same blocks as the root, recursively.

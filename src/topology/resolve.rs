@@ -322,7 +322,30 @@ fn openbao(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
         }
     }
     r.unsupported(&ob.plugins, "openbao.plugins");
-    r.unsupported(&ob.audit, "openbao.audit");
+    for (path, dev) in &ob.audit {
+        let path = path.trim_matches('/');
+        let mut attrs = BTreeMap::new();
+        if let Some(v) = r.attr("type", &dev.value.kind, false) {
+            attrs.insert("type".to_owned(), v);
+        }
+        for (key, node) in [
+            ("description", &dev.value.description),
+            ("local", &dev.value.local),
+        ] {
+            if let Some(n) = node
+                && let Some(v) = r.attr(key, n, false)
+            {
+                attrs.insert(key.to_owned(), v);
+            }
+        }
+        if let Some(o) = &dev.value.options {
+            attrs.extend(r.body(&o.value, "options.", false));
+        }
+        desired.resources.push(DesiredResource::new(
+            ResourceId::new(ROOT_NS, "audit_device", None, path),
+            attrs,
+        ));
+    }
     namespace_body(r, &ob.blocks(), ROOT_NS, desired);
 }
 

@@ -4,6 +4,7 @@
 //! one request per mount, which keeps a plan near one request per object.
 
 pub mod approle_role;
+pub mod audit_device;
 pub mod aws_role;
 pub mod client;
 pub mod database_connection;
@@ -108,6 +109,7 @@ pub fn register(r: &mut Registry, bao: Arc<OpenBao>) {
     r.add(Arc::new(namespace::Namespace::new(Arc::clone(&bao))));
     r.add(Arc::new(policy::Policy::new(Arc::clone(&bao))));
     r.add(Arc::new(approle_role::kind(Arc::clone(&bao))));
+    r.add(Arc::new(audit_device::AuditDevice::new(Arc::clone(&bao))));
     r.add(Arc::new(jwt_role::kind(Arc::clone(&bao))));
     r.add(Arc::new(mount_config::auth_config(Arc::clone(&bao))));
     r.add(Arc::new(database_connection::DatabaseConnection::new(

@@ -149,6 +149,17 @@ pub fn change_block(out: &mut String, styles: Styles, c: &Change, what: &str) {
             styles.paint(Action::Delete, "warning:")
         ));
     }
+    if let Some(m) = &c.manual {
+        let mut lines = m.lines();
+        let first = lines.next().unwrap_or_default();
+        out.push_str(&format!(
+            "  # {} {first}\n",
+            styles.paint(Action::Update, "manual step:")
+        ));
+        for l in lines {
+            out.push_str(&format!("  #     {l}\n"));
+        }
+    }
     let sym = styles.paint(c.action, c.action.symbol());
     if c.attrs.is_empty() {
         out.push_str(&format!("  {sym} {kind} \"{name}\"\n\n"));
@@ -236,7 +247,7 @@ pub fn drift(d: &Drift, styles: Styles) -> String {
 }
 
 /// The summary line of an apply.
-pub fn applied(changes: &[Change], failed: usize, skipped: usize) -> String {
+pub fn applied(changes: &[Change], failed: usize, skipped: usize, manual: usize) -> String {
     let s = summarise(changes);
     let mut line = format!(
         "Apply complete! Resources: {} added, {} changed, {} destroyed.",
@@ -247,6 +258,11 @@ pub fn applied(changes: &[Change], failed: usize, skipped: usize) -> String {
             "Apply failed: {} added, {} changed, {} destroyed; {failed} failed, {skipped} skipped.",
             s.add, s.change, s.destroy
         );
+    }
+    if manual > 0 {
+        line.push_str(&format!(
+            " {manual} need a manual step (shown in the plan)."
+        ));
     }
     line
 }

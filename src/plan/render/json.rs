@@ -31,6 +31,9 @@ fn change(c: &Change, drift: Option<&str>) -> Value {
     if let Some(w) = &c.warning {
         v["warning"] = json!(w);
     }
+    if let Some(m) = &c.manual {
+        v["manual"] = json!(m);
+    }
     v
 }
 

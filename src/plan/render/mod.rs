@@ -41,6 +41,7 @@ mod tests {
             action,
             attrs,
             warning: None,
+            manual: None,
         }
     }
 
