@@ -321,7 +321,7 @@ fn openbao(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
             ),
         }
     }
-    r.unsupported(&ob.plugins, "openbao.plugins");
+    plugins(r, &ob.plugins, desired);
     for (path, dev) in &ob.audit {
         let path = path.trim_matches('/');
         let mut attrs = BTreeMap::new();
@@ -347,6 +347,91 @@ fn openbao(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
         ));
     }
     namespace_body(r, &ob.blocks(), ROOT_NS, desired);
+    plugin_dependencies(desired);
+}
+
+/// `openbao.plugins`: a list of catalog entries, each `type` + `name` + the server's fields.
+fn plugins(r: &mut Resolver, node: &Option<Node>, desired: &mut Desired) {
+    let Some(node) = node else { return };
+    let Raw::List(items) = &node.raw else {
+        r.problem(
+            node.loc,
+            format!("`openbao.plugins` must be a list, found {}", node.shape()),
+            None,
+        );
+        return;
+    };
+    for item in items {
+        let Raw::Map(fields) = &item.raw else {
+            r.problem(
+                item.loc,
+                "each plugin must be a mapping with `type`, `name`, `command`, `sha256`",
+                None,
+            );
+            continue;
+        };
+        let text = |k: &str| fields.get(k).and_then(Node::as_str).map(str::to_owned);
+        let (Some(kind), Some(name)) = (text("type"), text("name")) else {
+            r.problem(
+                item.loc,
+                "a plugin needs `type` (secret, auth or database) and `name`",
+                None,
+            );
+            continue;
+        };
+        if !["secret", "auth", "database"].contains(&kind.as_str()) {
+            r.problem(
+                fields["type"].loc,
+                format!("plugin type `{kind}` is not one of secret, auth, database"),
+                None,
+            );
+            continue;
+        }
+        let mut body: Body = fields.clone();
+        body.remove("type");
+        body.remove("name");
+        let attrs = r.body(&body, "", false);
+        let id_name = match text("version") {
+            Some(v) if !v.is_empty() => format!("{name}@{v}"),
+            _ => name,
+        };
+        desired.resources.push(DesiredResource::new(
+            ResourceId::new(ROOT_NS, "plugin", Some(&kind), &id_name),
+            attrs,
+        ));
+    }
+}
+
+/// Mounts of a plugin's type wait for its registration.
+fn plugin_dependencies(desired: &mut Desired) {
+    let plugins: Vec<(String, String, Address)> = desired
+        .resources
+        .iter()
+        .filter(|r| r.id.kind == "plugin")
+        .map(|r| {
+            let name = r.id.name.split('@').next().unwrap_or_default().to_owned();
+            (
+                r.id.mount.clone().unwrap_or_default(),
+                name,
+                r.address.clone(),
+            )
+        })
+        .collect();
+    for res in &mut desired.resources {
+        let table = match res.id.kind.as_str() {
+            "mount" => "secret",
+            "auth" => "auth",
+            _ => continue,
+        };
+        let Some(t) = res.plain_str("type").map(str::to_owned) else {
+            continue;
+        };
+        for (ptype, pname, addr) in &plugins {
+            if ptype == table && *pname == t {
+                res.depends_on.push(addr.clone());
+            }
+        }
+    }
 }
 
 fn valid_path(p: &str) -> bool {

@@ -4,7 +4,10 @@
 mod apply_drift;
 mod canary;
 mod cli_polish;
+mod database_namespaces;
+mod engines_auth_audit;
 mod harness;
 mod http_edge;
 mod malformed;
+mod postgres;
 mod walking_skeleton;

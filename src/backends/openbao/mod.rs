@@ -16,6 +16,7 @@ pub mod mount;
 pub mod mount_config;
 pub mod namespace;
 pub mod path_kind;
+pub mod plugin;
 pub mod policy;
 pub mod transit_key;
 
@@ -107,6 +108,7 @@ pub fn register(r: &mut Registry, bao: Arc<OpenBao>) {
     )));
     r.add(Arc::new(mount::Mount::new(Arc::clone(&bao), Table::Auth)));
     r.add(Arc::new(namespace::Namespace::new(Arc::clone(&bao))));
+    r.add(Arc::new(plugin::Plugin::new(Arc::clone(&bao))));
     r.add(Arc::new(policy::Policy::new(Arc::clone(&bao))));
     r.add(Arc::new(approle_role::kind(Arc::clone(&bao))));
     r.add(Arc::new(audit_device::AuditDevice::new(Arc::clone(&bao))));

@@ -1,0 +1,125 @@
+//! External plugins in the catalog (`sys/plugins/catalog/TYPE/NAME`), such as the AWS secrets
+//! engine, which OpenBao ships as a plugin rather than built in. Registration pins the binary's
+//! sha256; a mount of that type waits for it. Built-in plugins are never listed or managed.
+//!
+//! The catalog keys entries by type, name and version, so the version is part of the address:
+//! `plugin["secret/aws@v0.2.0"]` (or `plugin["secret/aws"]` when unversioned).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::{BaoError, OpenBao, body_from};
+use crate::backends::{Kind, Live};
+use crate::model::{DesiredResource, ResourceId};
+
+pub struct Plugin {
+    bao: Arc<OpenBao>,
+}
+
+impl Plugin {
+    pub fn new(bao: Arc<OpenBao>) -> Self {
+        Plugin { bao }
+    }
+}
+
+fn path(id: &ResourceId) -> String {
+    let (name, version) = id.name.split_once('@').unwrap_or((&id.name, ""));
+    let base = format!(
+        "sys/plugins/catalog/{}/{name}",
+        id.mount.as_deref().unwrap_or("secret")
+    );
+    if version.is_empty() {
+        base
+    } else {
+        format!("{base}?version={version}")
+    }
+}
+
+#[async_trait]
+impl Kind for Plugin {
+    fn name(&self) -> &'static str {
+        "plugin"
+    }
+
+    fn replace_destroys_data(&self) -> bool {
+        false
+    }
+
+    fn destroy_order(&self) -> u8 {
+        95
+    }
+
+    fn normalise(&self, field: &str, value: Value) -> Value {
+        // An unset argument list reads back as null.
+        match (field, value) {
+            ("args", Value::Null) => json!([]),
+            (_, v) => v,
+        }
+    }
+
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+        let resp = self.bao.client.read("", &path(id)).await?;
+        Ok(resp.and_then(|v| v.get("data").and_then(Value::as_object).cloned()))
+    }
+
+    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+        let body = body_from(res.attrs.iter(), "");
+        self.bao
+            .client
+            .write("", &path(&res.id), &body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        _changed: &BTreeSet<String>,
+        _live: &Live,
+    ) -> Result<(), BaoError> {
+        self.create(res).await
+    }
+
+    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+        self.bao.client.delete("", &path(id)).await
+    }
+
+    async fn list(
+        &self,
+        namespace: &str,
+        _desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BaoError> {
+        if !namespace.is_empty() {
+            return Ok(Vec::new());
+        }
+        let resp = self.bao.client.read("", "sys/plugins/catalog").await?;
+        Ok(resp
+            .as_ref()
+            .and_then(|v| v.pointer("/data/detailed"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter(|p| p.get("builtin").and_then(Value::as_bool) != Some(true))
+                    .filter_map(|p| {
+                        let name = p.get("name")?.as_str()?;
+                        let version = p.get("version").and_then(Value::as_str).unwrap_or_default();
+                        let name = if version.is_empty() {
+                            name.to_owned()
+                        } else {
+                            format!("{name}@{version}")
+                        };
+                        Some(ResourceId::new(
+                            "",
+                            "plugin",
+                            Some(p.get("type")?.as_str()?),
+                            &name,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
