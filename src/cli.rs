@@ -99,6 +99,11 @@ pub enum Command {
     },
     /// Clear an apply lock left behind by a killed aegisctl
     Unlock { file: PathBuf },
+    /// Write a topology for what already exists on a server
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -106,6 +111,22 @@ pub enum Command {
     },
     /// Print the man page (roff) on stdout
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// Import from OpenBao (BAO_ADDR, BAO_TOKEN): namespaces, policies, mounts and what they hold
+    Openbao {
+        /// Directory to write topology.yaml and policies/ into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Import only this namespace (and below)
+        #[arg(long, value_name = "NS", default_value = "")]
+        namespace: String,
+        /// The ledger mount to skip
+        #[arg(long, default_value = "aegisctl")]
+        ledger: String,
+    },
 }
 
 /// Terraform spells it `-out`; clap does not take single-dash long flags, so rewrite it.

@@ -14,9 +14,9 @@ use crate::apply::planfile::{self, PlanFile, PlanFileError};
 use crate::apply::{ApplyReport, Outcome, execute};
 use crate::backends::openbao::{BaoClient, OpenBao, Table};
 use crate::backends::{BaoError, Registry};
-use crate::cli::{Cli, Command, PlanFlags, RunFlags};
+use crate::cli::{Cli, Command, ImportSource, PlanFlags, RunFlags};
 use crate::ledger::{Entry, Ledger, LedgerError};
-use crate::model::{Address, Desired, ResourceId};
+use crate::model::{Address, Desired, OpenBaoConn, ResourceId};
 use crate::plan::diff::{self, attr_diffs, target_closure};
 use crate::plan::observe::{NAMESPACE_KIND, namespace_path, observe};
 use crate::plan::render::{human, json};
@@ -106,6 +106,13 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
         } => apply_cmd(&printer, &file, auto_approve, &plan, &run).await,
         Command::Drift { file, run } => drift_cmd(&printer, &file, &run).await,
         Command::Unlock { file } => unlock_cmd(&printer, &file).await,
+        Command::Import { source } => match source {
+            ImportSource::Openbao {
+                out,
+                namespace,
+                ledger,
+            } => import_cmd(&printer, &out, &namespace, &ledger).await,
+        },
         Command::Completions { .. } | Command::Man => Ok(EXIT_OK),
     };
     result.map_err(|e| (e, json))
@@ -146,14 +153,18 @@ struct Session {
 
 impl Session {
     fn connect(desired: &Desired) -> Result<Session, CliError> {
+        Self::connect_to(&desired.conn)
+    }
+
+    /// Connects with the topology's settings, falling back to the environment.
+    fn connect_to(conn: &OpenBaoConn) -> Result<Session, CliError> {
         let env = |a: &str, b: &str| {
             std::env::var(a)
                 .ok()
                 .or_else(|| std::env::var(b).ok())
                 .filter(|v| !v.is_empty())
         };
-        let address = desired
-            .conn
+        let address = conn
             .address
             .clone()
             .or_else(|| env("BAO_ADDR", "VAULT_ADDR"))
@@ -163,7 +174,7 @@ impl Session {
                     "set openbao.address in the topology, or BAO_ADDR",
                 )
             })?;
-        let token = match &desired.conn.token {
+        let token = match &conn.token {
             Some(t) => t.clone(),
             None => Sensitive::new(env("BAO_TOKEN", "VAULT_TOKEN").ok_or_else(|| {
                 usage(
@@ -172,8 +183,7 @@ impl Session {
                 )
             })?),
         };
-        let ca = desired
-            .conn
+        let ca = conn
             .ca_cert
             .clone()
             .or_else(|| env("BAO_CACERT", "VAULT_CACERT").map(Into::into));
@@ -708,5 +718,44 @@ async fn unlock_cmd(printer: &Printer, file: &Path) -> Result<u8, CliError> {
         )),
         None => printer.result("The lock was not held.\n"),
     }
+    Ok(EXIT_OK)
+}
+
+async fn import_cmd(
+    printer: &Printer,
+    out: &Path,
+    namespace: &str,
+    ledger: &str,
+) -> Result<u8, CliError> {
+    let conn = OpenBaoConn {
+        address: None,
+        token: None,
+        ca_cert: None,
+    };
+    let session = Session::connect_to(&conn)?;
+    let report =
+        crate::import::import_openbao(&session.bao, &session.registry, namespace, ledger, out)
+            .await
+            .map_err(|e| {
+                usage(
+                    e.to_string(),
+                    "check the output directory and the token's permissions",
+                )
+            })?;
+    let mut text = format!(
+        "Imported {} objects into {} ({} policy files).\n",
+        report.objects,
+        report.topology.display(),
+        report.policy_files.len()
+    );
+    if !report.placeholders.is_empty() {
+        text.push_str(
+            "\nSecret values were not imported. Set these environment variables before planning:\n",
+        );
+        for (var, what) in &report.placeholders {
+            text.push_str(&format!("  {var}  ({what})\n"));
+        }
+    }
+    printer.result(&text);
     Ok(EXIT_OK)
 }

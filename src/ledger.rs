@@ -20,6 +20,8 @@ use crate::model::{Address, AttrValue, ResourceId};
 use crate::sensitive::Sensitive;
 
 pub const STATE_PATH: &str = "state";
+/// The ledger mount's description starts with this, so `import` can recognise any ledger.
+pub const LEDGER_DESCRIPTION_PREFIX: &str = "aegisctl ledger:";
 pub const KEY_PATH: &str = "key";
 
 #[derive(Debug, Error)]

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod duration;
+pub mod import;
 pub mod ledger;
 pub mod model;
 pub mod plan;

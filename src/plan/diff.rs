@@ -146,9 +146,17 @@ pub fn attr_diffs(
                 (same, Some(display_live(field, lv)))
             }
             None => {
-                // Write-only: the server does not return it; compare fingerprints.
-                let fp = ledger.fingerprint(&res.address, field, value);
-                let same = fp.is_some() && recorded.and_then(|r| r.get(field)) == fp.as_ref();
+                // Write-only: the server does not return it; compare fingerprints. An object
+                // aegisctl has never managed (adopted as it exists, e.g. after `import`) has no
+                // baseline: its value is taken as current, and the next apply records the
+                // input's fingerprint without sending it, so later input changes do show.
+                let same = match recorded {
+                    None => true,
+                    Some(r) => {
+                        let fp = ledger.fingerprint(&res.address, field, value);
+                        fp.is_some() && r.get(field) == fp.as_ref()
+                    }
+                };
                 (same, None)
             }
         };

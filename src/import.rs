@@ -1,0 +1,538 @@
+//! Import: what already exists on an OpenBao server, written as a topology file (plus
+//! `policies/*.hcl`) that plans "No changes." against that server.
+//!
+//! Objects are read through the same kinds that plan and apply use, so the imported fields are
+//! exactly the ones the differ compares. Built-ins and aegisctl's own ledger are skipped. No
+//! secret value is ever written: KV values and write-only secrets (database passwords, AWS
+//! secret keys, OIDC client secrets) become `env:` placeholders named after their path, and the
+//! report lists them so the operator can wire them up.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use serde_json::{Map, Value, json};
+use thiserror::Error;
+
+use crate::backends::openbao::{BaoError, OpenBao, Table};
+use crate::backends::{Live, Registry};
+use crate::duration;
+use crate::model::{AttrValue, DesiredResource, ResourceId};
+use crate::topology::resolve::BUILTIN_POLICIES;
+
+#[derive(Debug, Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Bao(#[from] Box<BaoError>),
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+}
+
+impl From<BaoError> for ImportError {
+    fn from(e: BaoError) -> Self {
+        ImportError::Bao(Box::new(e))
+    }
+}
+
+/// What an import wrote.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub topology: PathBuf,
+    pub policy_files: Vec<PathBuf>,
+    /// Environment variables the topology expects, and what each holds.
+    pub placeholders: Vec<(String, String)>,
+    pub objects: usize,
+}
+
+struct Importer<'a> {
+    registry: &'a Registry,
+    ledger: String,
+    out: PathBuf,
+    report: ImportReport,
+}
+
+/// Imports `namespace` (and below) from the server into `out/topology.yaml`.
+pub async fn import_openbao(
+    bao: &OpenBao,
+    registry: &Registry,
+    namespace: &str,
+    ledger: &str,
+    out: &Path,
+) -> Result<ImportReport, ImportError> {
+    let mut imp = Importer {
+        registry,
+        ledger: ledger.to_owned(),
+        out: out.to_path_buf(),
+        report: ImportReport::default(),
+    };
+    let ns = namespace.trim_matches('/').to_owned();
+    let mut openbao = Map::new();
+    if ns.is_empty() {
+        let plugins = imp.plugins().await?;
+        if !plugins.is_empty() {
+            openbao.insert("plugins".into(), Value::Array(plugins));
+        }
+        let audit = imp.audit().await?;
+        if !audit.is_empty() {
+            openbao.insert("audit".into(), Value::Object(audit));
+        }
+    }
+    let body = imp.namespace(ns.clone()).await?;
+    openbao.extend(body);
+    let mut doc = Map::new();
+    doc.insert("version".into(), json!(1));
+    doc.insert("openbao".into(), Value::Object(openbao));
+    let mut text = format!(
+        "# Imported by aegisctl {} from {}{}.\n# Secret values were not read into this file: set the env: placeholders listed at the end.\n",
+        env!("CARGO_PKG_VERSION"),
+        bao.client.address(),
+        if ns.is_empty() {
+            String::new()
+        } else {
+            format!(" (namespace {ns})")
+        }
+    );
+    text.push_str(&serde_saphyr::to_string(&Value::Object(doc)).map_err(|e| {
+        ImportError::Write {
+            path: out.join("topology.yaml"),
+            reason: e.to_string(),
+        }
+    })?);
+    if !imp.report.placeholders.is_empty() {
+        text.push_str(
+            "\n# Environment variables this topology reads (secret values, never imported):\n",
+        );
+        for (var, what) in &imp.report.placeholders {
+            text.push_str(&format!("#   {var}: {what}\n"));
+        }
+    }
+    let path = out.join("topology.yaml");
+    write(&path, &text)?;
+    imp.report.topology = path;
+    Ok(imp.report)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ImportError> {
+    let err = |e: std::io::Error| ImportError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(path, text).map_err(err)
+}
+
+/// Drops what carries no information: nulls, empty strings, lists and maps, zeros.
+fn clean(live: Live) -> Map<String, Value> {
+    live.into_iter()
+        .filter(|(_, v)| match v {
+            Value::Null => false,
+            Value::String(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::Bool(_) => true,
+        })
+        .map(|(k, v)| {
+            let v = match (&v, duration::is_duration_field(&k)) {
+                (Value::Number(n), true) => n
+                    .as_u64()
+                    .map(|s| Value::String(duration::format(s)))
+                    .unwrap_or(v),
+                _ => v,
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+/// Keeps only `keep` (when given) and drops `drop`.
+fn pick(mut m: Map<String, Value>, keep: Option<&[&str]>, drop: &[&str]) -> Map<String, Value> {
+    if let Some(keep) = keep {
+        m.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    m.retain(|k, _| !drop.contains(&k.as_str()));
+    m
+}
+
+/// Regroups dotted mount attributes (`tune.x`, `options.y`) into nested maps.
+fn nest(flat: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in flat {
+        match k.split_once('.') {
+            Some((group, key)) => {
+                let entry = out.entry(group.to_owned()).or_insert_with(|| json!({}));
+                if let Some(o) = entry.as_object_mut() {
+                    o.insert(key.to_owned(), v);
+                }
+            }
+            None => {
+                out.insert(k, v);
+            }
+        }
+    }
+    out
+}
+
+fn env_name(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for c in parts.join("_").chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_uppercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_owned()
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ImportError>> + Send + 'a>>;
+
+impl Importer<'_> {
+    fn placeholder(&mut self, parts: &[&str], what: String) -> Value {
+        let base = env_name(parts);
+        let mut name = base.clone();
+        let mut n = 2;
+        while self.report.placeholders.iter().any(|(v, _)| *v == name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        self.report.placeholders.push((name.clone(), what));
+        Value::String(format!("env:{name}"))
+    }
+
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, ImportError> {
+        match self.registry.get(&id.kind) {
+            Some(kind) => Ok(kind.read(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    async fn list(
+        &self,
+        kind: &str,
+        ns: &str,
+        mounts: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, ImportError> {
+        match self.registry.get(kind) {
+            Some(k) => Ok(k.list(ns, mounts).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn plugins(&mut self) -> Result<Vec<Value>, ImportError> {
+        let mut out = Vec::new();
+        for id in self.list("plugin", "", &[]).await? {
+            let Some(live) = self.read(&id).await? else {
+                continue;
+            };
+            let mut entry = Map::new();
+            entry.insert("type".into(), json!(id.mount.clone().unwrap_or_default()));
+            entry.insert(
+                "name".into(),
+                json!(id.name.split('@').next().unwrap_or_default()),
+            );
+            entry.extend(pick(
+                clean(live),
+                Some(&["command", "sha256", "version", "args"]),
+                &[],
+            ));
+            out.push(Value::Object(entry));
+            self.report.objects += 1;
+        }
+        Ok(out)
+    }
+
+    async fn audit(&mut self) -> Result<Map<String, Value>, ImportError> {
+        let mut out = Map::new();
+        for id in self.list("audit_device", "", &[]).await? {
+            let Some(live) = self.read(&id).await? else {
+                continue;
+            };
+            out.insert(id.name.clone(), Value::Object(nest(clean(live))));
+            self.report.objects += 1;
+        }
+        Ok(out)
+    }
+
+    /// One namespace's blocks, then its children, recursively.
+    fn namespace(&mut self, ns: String) -> Boxed<'_, Map<String, Value>> {
+        Box::pin(async move {
+            let mut body = Map::new();
+            let policies = self.policies(&ns).await?;
+            if !policies.is_empty() {
+                body.insert("policies".into(), Value::Object(policies));
+            }
+            let auth = self.mounts(&ns, Table::Auth).await?;
+            if !auth.is_empty() {
+                body.insert("auth".into(), Value::Object(auth));
+            }
+            let secrets = self.mounts(&ns, Table::Secrets).await?;
+            if !secrets.is_empty() {
+                body.insert("secrets".into(), Value::Object(secrets));
+            }
+            let mut children = Map::new();
+            for id in self.list("namespace", &ns, &[]).await? {
+                let path = if ns.is_empty() {
+                    id.name.clone()
+                } else {
+                    format!("{ns}/{}", id.name)
+                };
+                let mut child = Map::new();
+                if let Some(live) = self.read(&id).await? {
+                    child.extend(clean(live));
+                }
+                child.extend(self.namespace(path).await?);
+                children.insert(id.name.clone(), Value::Object(child));
+                self.report.objects += 1;
+            }
+            if !children.is_empty() {
+                body.insert("namespaces".into(), Value::Object(children));
+            }
+            Ok(body)
+        })
+    }
+
+    async fn policies(&mut self, ns: &str) -> Result<Map<String, Value>, ImportError> {
+        let mut out = Map::new();
+        for id in self.list("policy", ns, &[]).await? {
+            if BUILTIN_POLICIES.contains(&id.name.as_str()) {
+                continue;
+            }
+            let Some(live) = self.read(&id).await? else {
+                continue;
+            };
+            let text = live
+                .get("policy")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let rel = if ns.is_empty() {
+                format!("policies/{}.hcl", id.name)
+            } else {
+                format!("policies/{ns}/{}.hcl", id.name)
+            };
+            let path = self.out.join(&rel);
+            write(&path, &format!("{}\n", text.trim_end()))?;
+            self.report.policy_files.push(path);
+            out.insert(id.name.clone(), json!(format!("file:{rel}")));
+            self.report.objects += 1;
+        }
+        Ok(out)
+    }
+
+    async fn mounts(&mut self, ns: &str, table: Table) -> Result<Map<String, Value>, ImportError> {
+        let kind = match table {
+            Table::Secrets => "mount",
+            Table::Auth => "auth",
+        };
+        let ids = self.list(kind, ns, &[]).await?;
+        let mut out = Map::new();
+        for id in ids {
+            if ns.is_empty() && kind == "mount" && id.name == self.ledger {
+                continue;
+            }
+            let Some(live) = self.read(&id).await? else {
+                continue;
+            };
+            // Any aegisctl ledger (other topologies may use other mounts) is aegisctl's own.
+            if live
+                .get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| d.starts_with(crate::ledger::LEDGER_DESCRIPTION_PREFIX))
+            {
+                continue;
+            }
+            let mount_type = live
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut flat = clean(live);
+            // Server defaults carry no information and would only clutter the file.
+            flat.retain(|k, v| {
+                let default = match k.as_str() {
+                    "local" | "seal_wrap" | "external_entropy_access" | "tune.force_no_cache" => {
+                        v.as_bool() == Some(false)
+                    }
+                    "tune.token_type" => v.as_str() == Some("default-service"),
+                    _ => false,
+                };
+                !default
+            });
+            let mut body = nest(flat);
+            // Children are listed by kinds that look for their mount among "declared" mounts.
+            let mut attrs = BTreeMap::new();
+            attrs.insert("type".to_owned(), AttrValue::Plain(json!(mount_type)));
+            let mount_res = DesiredResource::new(id.clone(), attrs);
+            self.children(ns, &id.name, &mount_type, &mount_res, &mut body)
+                .await?;
+            out.insert(id.name.clone(), Value::Object(body));
+            self.report.objects += 1;
+        }
+        Ok(out)
+    }
+
+    /// The objects under one mount, by the mount's type.
+    async fn children(
+        &mut self,
+        ns: &str,
+        mount: &str,
+        mount_type: &str,
+        mount_res: &DesiredResource,
+        body: &mut Map<String, Value>,
+    ) -> Result<(), ImportError> {
+        let blocks: &[(&str, &str)] = match mount_type {
+            "approle" => &[("roles", "approle_role")],
+            "jwt" | "oidc" => &[("roles", "jwt_role")],
+            "kv-v2" => &[("kv", "kv_secret")],
+            "transit" => &[("keys", "transit_key")],
+            "database" => &[
+                ("connections", "database_connection"),
+                ("roles", "database_role"),
+                ("static_roles", "database_static_role"),
+            ],
+            "aws" => &[("roles", "aws_role")],
+            _ => &[],
+        };
+        for (block, kind) in blocks {
+            let mut entries = Map::new();
+            for id in self.list(kind, ns, &[mount_res]).await? {
+                let Some(live) = self.read(&id).await? else {
+                    continue;
+                };
+                let entry = self.entry(ns, mount, kind, &id, live);
+                entries.insert(id.name.clone(), Value::Object(entry));
+                self.report.objects += 1;
+            }
+            if !entries.is_empty() {
+                body.insert((*block).into(), Value::Object(entries));
+            }
+        }
+        // Singleton configs.
+        let configs: &[(&str, &str)] = match mount_type {
+            "jwt" | "oidc" => &[("auth_config", "config")],
+            "aws" => &[("aws_config", "root"), ("aws_config", "lease")],
+            _ => &[],
+        };
+        for (kind, name) in configs {
+            let id = ResourceId::new(ns, kind, Some(mount), name);
+            let Some(live) = self.read(&id).await? else {
+                continue;
+            };
+            let mut entry = clean(live);
+            if *kind == "auth_config" && entry.contains_key("oidc_client_id") {
+                let v = self.placeholder(
+                    &[ns, mount, "oidc_client_secret"],
+                    format!("client secret of auth/{mount}/config"),
+                );
+                entry.insert("oidc_client_secret".into(), v);
+            }
+            if *kind == "aws_config" && *name == "root" && entry.contains_key("access_key") {
+                let v = self.placeholder(
+                    &[ns, mount, "secret_key"],
+                    format!("AWS secret key of {mount}/config/root"),
+                );
+                entry.insert("secret_key".into(), v);
+            }
+            if entry.is_empty() {
+                continue;
+            }
+            if *kind == "auth_config" {
+                body.insert("config".into(), Value::Object(entry));
+            } else {
+                let cfg = body.entry("config").or_insert_with(|| json!({}));
+                if let Some(c) = cfg.as_object_mut() {
+                    c.insert((*name).to_owned(), Value::Object(entry));
+                }
+            }
+            self.report.objects += 1;
+        }
+        Ok(())
+    }
+
+    /// One child object's fields, secrets replaced by placeholders.
+    fn entry(
+        &mut self,
+        ns: &str,
+        mount: &str,
+        kind: &str,
+        id: &ResourceId,
+        live: Live,
+    ) -> Map<String, Value> {
+        match kind {
+            "kv_secret" => {
+                let mut out = Map::new();
+                for key in live.keys() {
+                    let v = self.placeholder(
+                        &[ns, mount, &id.name, key],
+                        format!("key `{key}` of {mount}/{}", id.name),
+                    );
+                    out.insert(key.clone(), v);
+                }
+                out
+            }
+            "transit_key" => {
+                let mut m = pick(
+                    clean(live),
+                    Some(&[
+                        "type",
+                        "derived",
+                        "convergent_encryption",
+                        "exportable",
+                        "allow_plaintext_backup",
+                        "deletion_allowed",
+                        "auto_rotate_period",
+                        "min_encryption_version",
+                    ]),
+                    &[],
+                );
+                m.retain(|_, v| v.as_bool() != Some(false));
+                m
+            }
+            "approle_role" | "jwt_role" => pick(
+                clean(live),
+                None,
+                &["policies", "period", "bound_cidr_list"],
+            ),
+            "database_connection" => {
+                let mut m = pick(clean(live), None, &["verify_connection"]);
+                let v = self.placeholder(
+                    &[ns, mount, &id.name, "password"],
+                    format!("password of {mount}/config/{}", id.name),
+                );
+                m.insert("password".into(), v);
+                m
+            }
+            _ => clean(live),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_names_follow_the_path() {
+        assert_eq!(
+            env_name(&["", "aegis-system", "tools/search-api-key", "value"]),
+            "AEGIS_SYSTEM_TOOLS_SEARCH_API_KEY_VALUE"
+        );
+        assert_eq!(env_name(&["tenant-acme", "db", "pw"]), "TENANT_ACME_DB_PW");
+    }
+
+    #[test]
+    fn clean_drops_empties_and_formats_durations() {
+        let live: Live = serde_json::from_value(
+            json!({"a": "", "b": [], "c": 0, "token_ttl": 3600, "d": false, "e": "x"}),
+        )
+        .unwrap();
+        let m = clean(live);
+        assert_eq!(
+            Value::Object(m),
+            json!({"token_ttl": "1h", "d": false, "e": "x"})
+        );
+    }
+}
