@@ -300,7 +300,8 @@ async fn plan_cmd(
             topology,
             prune: flags.prune,
             targets: flags.targets.clone(),
-            topology_digest: planfile::digest(&desired, &ledger),
+            topology_digest: planfile::digest(&desired, &ledger, ledger.has_key()),
+            digest_keyed: ledger.has_key(),
             plan: plan.clone(),
         }
         .write(path)?;
@@ -401,7 +402,7 @@ async fn apply_locked(
     session.annotate_manual(desired, &mut plan).await?;
 
     if let Some(saved) = saved {
-        if planfile::digest(desired, ledger) != saved.topology_digest {
+        if planfile::digest(desired, ledger, saved.digest_keyed) != saved.topology_digest {
             return Err(usage(
                 format!(
                     "the topology {} changed since the plan was saved",

@@ -32,11 +32,16 @@ pub struct PlanFile {
     pub prune: bool,
     pub targets: Vec<String>,
     pub topology_digest: String,
+    /// Whether the digest covers secrets (through the ledger's key); a plan made before the
+    /// ledger existed cannot, and is checked the same way at apply.
+    #[serde(default)]
+    pub digest_keyed: bool,
     pub plan: Plan,
 }
 
-/// A digest of the Desired phase: plain values as they are, secrets by keyed fingerprint.
-pub fn digest(desired: &Desired, ledger: &Ledger) -> String {
+/// A digest of the Desired phase: plain values as they are, secrets by keyed fingerprint when
+/// `keyed` (and the ledger has its key), else by a fixed marker.
+pub fn digest(desired: &Desired, ledger: &Ledger, keyed: bool) -> String {
     let mut h = Sha256::new();
     for r in &desired.resources {
         h.update(r.address.0.as_bytes());
@@ -47,8 +52,9 @@ pub fn digest(desired: &Desired, ledger: &Ledger) -> String {
             match v {
                 AttrValue::Plain(p) => h.update(p.to_string().as_bytes()),
                 AttrValue::Secret(_) => h.update(
-                    ledger
-                        .fingerprint(&r.address, k, v)
+                    keyed
+                        .then(|| ledger.fingerprint(&r.address, k, v))
+                        .flatten()
                         .unwrap_or_else(|| "secret".into())
                         .as_bytes(),
                 ),

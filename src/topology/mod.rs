@@ -6,6 +6,7 @@
 pub mod error;
 pub mod node;
 pub mod raw;
+pub mod redact;
 pub mod resolve;
 
 use std::path::Path;
@@ -31,41 +32,29 @@ pub fn load_with_env(
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    // Snippets quote the file: they get a copy with literal secret values masked.
     let src = Source {
         name: path.display().to_string(),
-        text: Arc::new(text),
+        text: Arc::new(redact::redact(&text)),
     };
-    let raw = parse(&src)?;
+    let raw = parse(&text, &src)?;
     resolve::resolve(&raw, path, &src, env).map_err(TopologyError::Invalid)
 }
 
-fn parse(src: &Source) -> Result<RawTopology, TopologyError> {
+fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
     let mut options = serde_saphyr::Options::default();
     // YAML 1.2 booleans only: `no` or `on` stay strings, as OpenBao would read them.
     options.strict_booleans = true;
     options.with_snippet = false;
-    serde_saphyr::from_str_with_options::<RawTopology>(&src.text, options).map_err(|e| {
-        let loc = e.location();
-        let mut message = e.without_snippet().to_string();
-        // serde-saphyr prefixes "error: line L column C: "; the position is ours to print.
-        if let Some(rest) = message.strip_prefix("error: ") {
-            message = rest.to_owned();
-        }
-        if let Some(idx) = message.find(": ")
-            && message.starts_with("line ")
-        {
-            message = message[idx + 2..].to_owned();
-        }
-        let message = message.lines().next().unwrap_or("invalid YAML").to_owned();
-        let loc = loc
-            .map(|l| {
-                let offset = line_col_offset(&src.text, l.line(), l.column());
-                Loc {
-                    line: l.line(),
-                    column: l.column(),
-                    offset,
-                    len: 1,
-                }
+    serde_saphyr::from_str_with_options::<RawTopology>(text, options).map_err(|e| {
+        let message = clean_message(&e.without_snippet().to_string());
+        let mut loc = e
+            .location()
+            .map(|l| Loc {
+                line: l.line(),
+                column: l.column(),
+                offset: line_col_offset(text, l.line(), l.column()),
+                len: 1,
             })
             .unwrap_or(Loc {
                 line: 1,
@@ -73,9 +62,102 @@ fn parse(src: &Source) -> Result<RawTopology, TopologyError> {
                 offset: 0,
                 len: 1,
             });
+        let mut message = message;
+        // A flow collection left open makes the parser trip somewhere later; point at the opener.
+        if is_syntax_error(&message)
+            && let Some(open) = unclosed_bracket(text, loc.offset)
+        {
+            message = format!(
+                "unclosed bracket `{}` (the YAML parser then failed further on: {message})",
+                open.1
+            );
+            loc = open.0;
+        }
         let help = hint_for(&message);
         TopologyError::Invalid(vec![src.problem(loc, message, help)])
     })
+}
+
+/// The parser's message without its own position (we print ours) or library advice.
+fn clean_message(raw: &str) -> String {
+    let mut m = raw
+        .lines()
+        .next()
+        .unwrap_or("invalid YAML")
+        .trim()
+        .to_owned();
+    if let Some(rest) = m.strip_prefix("error: ") {
+        m = rest.to_owned();
+    }
+    if m.starts_with("line ")
+        && let Some(idx) = m.find(": ")
+    {
+        m = m[idx + 2..].to_owned();
+    }
+    if let Some(idx) = m.find(" at line ") {
+        m.truncate(idx);
+    }
+    if let Some(idx) = m.find(", set DuplicateKeyPolicy") {
+        m.truncate(idx);
+    }
+    if let Some(key) = m.strip_prefix("duplicate mapping key: ") {
+        m = format!("duplicate mapping key `{key}`");
+    }
+    m
+}
+
+fn is_syntax_error(message: &str) -> bool {
+    [
+        "illegal",
+        "did not find",
+        "while parsing",
+        "unclosed",
+        "expected ','",
+        "mapping values are not allowed",
+        "found unexpected",
+    ]
+    .iter()
+    .any(|p| message.contains(p))
+}
+
+/// The innermost `[` or `{` still open at `upto` (ignoring quotes and comments), if any.
+fn unclosed_bracket(text: &str, upto: usize) -> Option<(Loc, char)> {
+    let mut stack: Vec<(usize, char)> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    for (i, c) in text.char_indices() {
+        if i >= upto {
+            break;
+        }
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => comment = true,
+            (None, '[' | '{') => stack.push((i, c)),
+            (None, ']' | '}') => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    let (offset, c) = stack.pop()?;
+    let before = &text[..offset];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() as u64 + 1;
+    Some((
+        Loc {
+            line,
+            column,
+            offset,
+            len: 1,
+        },
+        c,
+    ))
 }
 
 /// Byte offset of a 1-based line and column (columns count characters).
@@ -102,8 +184,17 @@ fn hint_for(message: &str) -> Option<String> {
         Some("each key may appear once in a mapping; remove or rename the repeated one".into())
     } else if message.contains("missing field") {
         Some("add the required field".into())
-    } else if message.starts_with("invalid") {
-        Some("check the value's type against spec/topology.md".into())
+    } else if message.starts_with("unclosed bracket") {
+        Some(
+            "close the bracket on the line it opens, or write the list as indented `- item` lines"
+                .into(),
+        )
+    } else if message.starts_with("invalid")
+        || message.contains("expected") && !is_syntax_error(message)
+    {
+        Some("check the value's type against spec/topology.md (a mapping, a list, a string, a number)".into())
+    } else if is_syntax_error(message) {
+        Some("this is not valid YAML here: check the indentation (spaces, not tabs) and that brackets and quotes are closed".into())
     } else {
         None
     }

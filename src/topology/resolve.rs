@@ -226,10 +226,47 @@ impl<'a> Resolver<'a> {
         out
     }
 
+    /// Where `key:` is written, searching back from `from` (its value, or anything after it):
+    /// serde gives positions of values, and some problems are about the key itself.
+    fn key_loc(&self, from: Loc, key: &str) -> Loc {
+        let text = self.src.text.as_str();
+        let mut starts = vec![0usize];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let last = (from.line as usize).clamp(1, starts.len());
+        for l in (0..last).rev() {
+            let begin = starts[l];
+            let end = starts.get(l + 1).copied().unwrap_or(text.len());
+            let line = &text[begin..end];
+            for pat in [
+                format!("{key}:"),
+                format!("\"{key}\":"),
+                format!("'{key}':"),
+            ] {
+                let found = line.match_indices(&pat).find(|(i, _)| {
+                    line[..*i]
+                        .chars()
+                        .last()
+                        .is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '-')
+                });
+                if let Some((i, _)) = found {
+                    return Loc {
+                        line: l as u64 + 1,
+                        column: line[..i].chars().count() as u64 + 1,
+                        offset: begin + i,
+                        len: key.len(),
+                    };
+                }
+            }
+        }
+        from
+    }
+
     fn unsupported(&mut self, node: &Option<Node>, what: &str) {
         if let Some(n) = node {
+            let key = what.rsplit('.').next().unwrap_or(what);
+            let loc = self.key_loc(n.loc, key);
             self.problem(
-                n.loc,
+                loc,
                 format!("`{what}` is not supported yet by this aegisctl"),
                 "remove the block, or upgrade aegisctl".to_string(),
             );
@@ -463,8 +500,9 @@ fn namespace_body(r: &mut Resolver, ob: &Blocks, ns: &str, desired: &mut Desired
             }
         }
         if BUILTIN_POLICIES.contains(&name.as_str()) {
+            let loc = r.key_loc(node.loc, name);
             r.problem(
-                node.loc,
+                loc,
                 format!("the built-in policy `{name}` cannot be managed"),
                 "give the policy another name".to_string(),
             );
@@ -683,16 +721,26 @@ fn children(
                 .iter()
                 .flat_map(|c| c.types.iter().map(|t| format!("`{t}`")))
                 .collect();
+            let first = block
+                .entries
+                .values()
+                .map(Loc::of)
+                .min_by_key(|l| l.offset)
+                .unwrap_or(mount.loc);
+            let loc = r.key_loc(first, block.block);
             r.problem(
-                mount.loc,
+                loc,
                 format!(
-                    "`{}` need a {} mount; `{}` is of type `{}`",
+                    "`{}` belong under a mount of type {}; `{}` is of type `{}`",
                     block.block,
                     types.join(" or "),
                     mount.path,
                     mount.kind
                 ),
-                None,
+                format!(
+                    "move the `{}` block to a mount of the right type, or change this mount's `type`",
+                    block.block
+                ),
             );
             continue;
         }

@@ -86,6 +86,30 @@ impl BaoError {
     }
 }
 
+impl miette::Diagnostic for BaoError {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        let text = match self {
+            BaoError::Unreachable { .. } => {
+                "check that OpenBao is running and that openbao.address / BAO_ADDR is right"
+            }
+            BaoError::Status {
+                status: 401 | 403, ..
+            } => {
+                "the token was refused or lacks a capability on this path: check the token (openbao.token / BAO_TOKEN) and its policies"
+            }
+            BaoError::Status { status: 400, .. } => {
+                "OpenBao rejected the request: check the declared fields against OpenBao's API for this path"
+            }
+            BaoError::Status {
+                status: 500..=599, ..
+            } => "OpenBao failed (retried already): check the server's log",
+            BaoError::Setup(_) => "check openbao.address, openbao.ca_cert and BAO_CACERT",
+            _ => return None,
+        };
+        Some(Box::new(text))
+    }
+}
+
 fn ns_suffix(ns: &str) -> String {
     if ns.is_empty() {
         String::new()
@@ -283,6 +307,13 @@ fn server_message(text: &str) -> String {
                 .collect()
         })
         .unwrap_or_default();
+    // OpenBao wraps lists as "1 error occurred:\n\t* permission denied\n\n": keep the words.
+    let errors: Vec<String> = errors
+        .iter()
+        .flat_map(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())
+        .map(|l| l.trim().trim_start_matches("* ").trim().to_owned())
+        .filter(|l| !l.is_empty() && !(l.ends_with("occurred:") && l.contains("error")))
+        .collect();
     if errors.is_empty() {
         let t = text.trim();
         if t.is_empty() {
