@@ -312,7 +312,8 @@ fn server_message(text: &str) -> String {
         .iter()
         .flat_map(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())
         .map(|l| l.trim().trim_start_matches("* ").trim().to_owned())
-        .filter(|l| !l.is_empty() && !(l.ends_with("occurred:") && l.contains("error")))
+        .filter(|l| !l.is_empty())
+        .filter(|l| !(l.ends_with("occurred:") && l.contains("error")))
         .collect();
     if errors.is_empty() {
         let t = text.trim();
