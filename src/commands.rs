@@ -278,6 +278,8 @@ async fn plan_cmd(
     run: &RunFlags,
 ) -> Result<u8, CliError> {
     let desired = load(printer, file)?;
+    // A target the file does not declare is a mistake in the command: say so before any request.
+    target_closure(&desired, &flags.targets)?;
     let session = Session::connect(&desired)?;
     let ledger = session.ledger(&desired).await?;
     let observed = session
@@ -348,6 +350,7 @@ async fn apply_cmd(
         // fine: non-interactive JSON apply
     }
     let desired = load(printer, &topology_file)?;
+    target_closure(&desired, &flags.targets)?;
     let session = Session::connect(&desired)?;
     let client = session.client().clone();
 

@@ -863,3 +863,69 @@ fn failed_change_skips_its_dependents_and_a_fixed_rerun_converges() {
     assert_eq!(plan.code, Some(0), "{plan}");
     assert!(plan.stdout.contains("No changes."), "{plan}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// --target
+
+/// `--target` selects an object and what it depends on, nothing else; applying it leaves the
+/// rest for later, and an address the file does not declare is refused before any request.
+#[test]
+fn target_applies_an_object_and_its_dependencies_only() {
+    let bao = Bao::start();
+    let file = topology(&bao, "target", BASE);
+    let plan = ctl(&bao, &["plan", "--target", ROLE, s(&file)]);
+    assert_eq!(plan.code, Some(0), "{plan}");
+    for wanted in [ROLE, POLICY_APP, r#"openbao[root].auth["approle"]"#] {
+        assert!(
+            plan.stdout.contains(wanted),
+            "--target should include {wanted}:\n{plan}"
+        );
+    }
+    for unwanted in [POLICY_OPS, MOUNT_KV, KEY_SIGNING, KV_SECRET] {
+        assert!(
+            !plan.stdout.contains(unwanted),
+            "--target should leave out {unwanted}:\n{plan}"
+        );
+    }
+    assert!(
+        plan.stdout
+            .contains("Plan: 3 to add, 0 to change, 0 to destroy."),
+        "{plan}"
+    );
+
+    ctl_ok(
+        &bao,
+        &["apply", "--auto-approve", "--target", ROLE, s(&file)],
+    );
+    assert!(bao.bao(&["read", "auth/approle/role/app"]).status.success());
+    assert!(
+        !bao.bao(&["read", "sys/policies/acl/ops-read"])
+            .status
+            .success()
+    );
+    // The rest is still to do.
+    let rest = ctl(&bao, &["plan", "--detailed-exitcode", s(&file)]);
+    assert_eq!(rest.code, Some(2), "{rest}");
+    assert!(
+        rest.stdout.contains(POLICY_OPS) && !rest.stdout.contains(&format!("# {ROLE}")),
+        "{rest}"
+    );
+
+    let mark = bao.audit_mark();
+    let bad = ctl(
+        &bao,
+        &[
+            "plan",
+            "--target",
+            r#"openbao[root].policy["nope"]"#,
+            s(&file),
+        ],
+    );
+    assert_eq!(bad.code, Some(1), "{bad}");
+    assert!(bad.stderr.contains("matches no address"), "{bad}");
+    assert_eq!(
+        bao.audit_mark(),
+        mark,
+        "an unknown target is refused before any request"
+    );
+}
