@@ -8,6 +8,7 @@ mod database_namespaces;
 mod engines_auth_audit;
 mod harness;
 mod http_edge;
+mod import_roundtrip;
 mod malformed;
 mod postgres;
 mod walking_skeleton;

@@ -1,6 +1,7 @@
 //! The demo topology end to end: apply, converge, and the AppRole really works.
 
 use crate::harness::{Bao, repo};
+use crate::postgres::Postgres;
 
 const KEY: &str = "demo-search-key-value";
 
@@ -8,18 +9,31 @@ fn demo() -> std::path::PathBuf {
     repo().join("inventories/demo.yaml")
 }
 
+/// aegisctl with what the demo topology reads from the environment.
+fn demo_ctl(bao: &Bao, pg: &Postgres) -> assert_cmd::Command {
+    let mut cmd = bao.aegisctl();
+    cmd.env("DEMO_SEARCH_API_KEY", KEY)
+        .env("DEMO_PG_PASSWORD", &pg.password)
+        .env(
+            "DEMO_PG_CONNECTION_URL",
+            format!(
+                "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres",
+                pg.port
+            ),
+        );
+    cmd
+}
+
 #[test]
 fn demo_converges_and_the_daemon_role_can_sign_and_read() {
     let bao = Bao::start();
-    bao.aegisctl()
-        .env("DEMO_SEARCH_API_KEY", KEY)
+    let pg = Postgres::start();
+    demo_ctl(&bao, &pg)
         .args(["apply", "--auto-approve"])
         .arg(demo())
         .assert()
         .success();
-    let out = bao
-        .aegisctl()
-        .env("DEMO_SEARCH_API_KEY", KEY)
+    let out = demo_ctl(&bao, &pg)
         .args(["plan", "--detailed-exitcode"])
         .arg(demo())
         .output()
