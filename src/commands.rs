@@ -16,7 +16,7 @@ use crate::backends::openbao::{BaoClient, OpenBao, Table};
 use crate::backends::{BaoError, Registry};
 use crate::cli::{Cli, Command, ImportSource, PlanFlags, RunFlags};
 use crate::ledger::{Entry, Ledger, LedgerError};
-use crate::model::{Address, Desired, OpenBaoConn, ResourceId};
+use crate::model::{Address, AttrValue, Desired, OpenBaoConn, ResourceId};
 use crate::plan::diff::{self, attr_diffs, target_closure};
 use crate::plan::observe::{NAMESPACE_KIND, namespace_path, observe};
 use crate::plan::render::{human, json};
@@ -136,6 +136,17 @@ fn validate(printer: &Printer, file: &Path) -> Result<u8, CliError> {
             "diagnostics": desired.warnings,
         }));
     } else {
+        let unchecked = desired
+            .resources
+            .iter()
+            .flat_map(|r| r.attrs.values())
+            .filter(|v| matches!(v, AttrValue::Vault(_)))
+            .count();
+        if unchecked > 0 {
+            printer.info(&format!(
+                "{unchecked} vault: reference(s) not checked: validate sends no request; plan reads them."
+            ));
+        }
         printer.result(&format!(
             "The topology is valid: {} objects declared in {}.\n",
             desired.resources.len(),
@@ -196,8 +207,77 @@ impl Session {
         Ok(Session { bao, registry })
     }
 
-    /// Marks the changes the server will not take through its API with what to do instead.
-    async fn annotate_manual(&self, desired: &Desired, plan: &mut Plan) -> Result<(), CliError> {
+    /// Reads every `vault:MOUNT/PATH#key` reference from OpenBao (KV v2, in the namespace of
+    /// the object using it), once per secret, and turns it into a secret value.
+    async fn resolve_vault(&self, desired: &mut Desired) -> Result<(), CliError> {
+        let mut cache: BTreeMap<
+            (String, String),
+            Option<serde_json::Map<String, serde_json::Value>>,
+        > = BTreeMap::new();
+        for res in &mut desired.resources {
+            let ns = res.id.namespace.clone();
+            for value in res.attrs.values_mut() {
+                let AttrValue::Vault(r) = value else { continue };
+                let key = (ns.clone(), r.path.clone());
+                if !cache.contains_key(&key) {
+                    let data = self.read_kv(&ns, &r.path).await?;
+                    cache.insert(key.clone(), data);
+                }
+                let where_ = if ns.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in namespace {ns}")
+                };
+                let found = cache
+                    .get(&key)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| usage(
+                        format!("{}: vault:{}#{}: there is no KV v2 secret `{}`{where_}", r.at, r.path, r.key, r.path),
+                        "write the secret first (e.g. `bao kv put`), or fix the reference: vault:MOUNT/PATH#key",
+                    ))?
+                    .get(&r.key)
+                    .ok_or_else(|| usage(
+                        format!("{}: vault:{}#{}: the secret has no key `{}`{where_}", r.at, r.path, r.key, r.key),
+                        "fix the key after `#`",
+                    ))?;
+                let text = match found {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                *value = AttrValue::Secret(Sensitive::new(text));
+            }
+        }
+        Ok(())
+    }
+
+    /// The data of a KV v2 secret given as `MOUNT/PATH`, the mount found by longest prefix.
+    async fn read_kv(
+        &self,
+        ns: &str,
+        path: &str,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, CliError> {
+        let mounts = self.bao.table(ns, Table::Secrets).await?;
+        let mount = mounts
+            .keys()
+            .filter(|m| path.starts_with(&format!("{m}/")))
+            .max_by_key(|m| m.len())
+            .cloned();
+        let Some(mount) = mount else { return Ok(None) };
+        let rest = &path[mount.len() + 1..];
+        let resp = self
+            .client()
+            .read(ns, &format!("{mount}/data/{rest}"))
+            .await?;
+        Ok(resp.and_then(|v| {
+            v.pointer("/data/data")
+                .and_then(serde_json::Value::as_object)
+                .cloned()
+        }))
+    }
+
+    /// Marks the changes the server will not take through its API with what to do instead, and
+    /// the deletions that must be refused with why.
+    async fn annotate(&self, desired: &Desired, plan: &mut Plan) -> Result<(), CliError> {
         for change in plan
             .changes
             .iter_mut()
@@ -213,6 +293,24 @@ impl Session {
                 continue;
             };
             change.manual = kind.manual_step(res).await?;
+        }
+        // Deletions the server-side situation forbids are refused now, before anything changes.
+        let deleting: BTreeSet<Address> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.address.clone())
+            .collect();
+        for change in plan
+            .changes
+            .iter_mut()
+            .filter(|c| c.action == Action::Delete)
+        {
+            if let Some(kind) = self.registry.get(&change.id.kind)
+                && let Some(why) = kind.refuse_delete(&change.id, &deleting).await?
+            {
+                change.warning = Some(why);
+            }
         }
         Ok(())
     }
@@ -281,6 +379,8 @@ async fn plan_cmd(
     // A target the file does not declare is a mistake in the command: say so before any request.
     target_closure(&desired, &flags.targets)?;
     let session = Session::connect(&desired)?;
+    let mut desired = desired;
+    session.resolve_vault(&mut desired).await?;
     let ledger = session.ledger(&desired).await?;
     let observed = session
         .observe(&desired, &ledger, flags.prune, run.parallelism.into())
@@ -292,7 +392,7 @@ async fn plan_cmd(
         &session.registry,
         &plan_options(flags),
     )?;
-    session.annotate_manual(&desired, &mut plan).await?;
+    session.annotate(&desired, &mut plan).await?;
     show_plan(printer, &plan);
     if let Some(path) = out {
         let topology = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
@@ -349,9 +449,10 @@ async fn apply_cmd(
     if saved.is_none() && auto_approve && printer.json {
         // fine: non-interactive JSON apply
     }
-    let desired = load(printer, &topology_file)?;
+    let mut desired = load(printer, &topology_file)?;
     target_closure(&desired, &flags.targets)?;
     let session = Session::connect(&desired)?;
+    session.resolve_vault(&mut desired).await?;
     let client = session.client().clone();
 
     let mut ledger = session.ledger(&desired).await?;
@@ -402,7 +503,7 @@ async fn apply_locked(
     let opts = plan_options(flags);
     let observed = session.observe(desired, ledger, true, parallelism).await?;
     let mut plan = diff::plan(desired, &observed, ledger, &session.registry, &opts)?;
-    session.annotate_manual(desired, &mut plan).await?;
+    session.annotate(desired, &mut plan).await?;
 
     if let Some(saved) = saved {
         if planfile::digest(desired, ledger, saved.digest_keyed) != saved.topology_digest {
@@ -449,7 +550,7 @@ async fn apply_locked(
                 c.address,
                 c.warning.as_deref().unwrap_or_default()
             ),
-            "re-run with --allow-destroy if destroying it is really intended",
+            "nothing was changed; resolve the warning (where it names --allow-destroy, that flag allows it) and run again",
         ));
     }
 
@@ -665,8 +766,9 @@ async fn record(
 }
 
 async fn drift_cmd(printer: &Printer, file: &Path, run: &RunFlags) -> Result<u8, CliError> {
-    let desired = load(printer, file)?;
+    let mut desired = load(printer, file)?;
     let session = Session::connect(&desired)?;
+    session.resolve_vault(&mut desired).await?;
     let ledger = session.ledger(&desired).await?;
     let observed = session
         .observe(&desired, &ledger, true, run.parallelism.into())

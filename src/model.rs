@@ -69,23 +69,37 @@ impl Serialize for Address {
     }
 }
 
-/// A declared attribute value: plain, or a secret that must never be shown.
+/// A declared attribute value: plain, a secret that must never be shown, or a `vault:`
+/// reference still to be read from OpenBao (which turns it into a secret).
 #[derive(Clone, Debug)]
 pub enum AttrValue {
     Plain(serde_json::Value),
     Secret(Sensitive<String>),
+    Vault(VaultRef),
+}
+
+/// A `vault:MOUNT/PATH#key` reference: a key of a KV v2 secret already in OpenBao, read at
+/// plan/apply time in the namespace of the object that uses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultRef {
+    pub path: String,
+    pub key: String,
+    /// `file:line:column` of the reference, for errors.
+    pub at: String,
 }
 
 impl AttrValue {
     pub fn is_secret(&self) -> bool {
-        matches!(self, AttrValue::Secret(_))
+        matches!(self, AttrValue::Secret(_) | AttrValue::Vault(_))
     }
 
-    /// The value as it goes into a request body. Secrets are exposed here and only here.
+    /// The value as it goes into a request body. Secrets are exposed here and only here. An
+    /// unresolved `vault:` reference has no value (the commands resolve them before planning).
     pub fn to_wire(&self) -> serde_json::Value {
         match self {
             AttrValue::Plain(v) => v.clone(),
             AttrValue::Secret(s) => serde_json::Value::String(s.expose().clone()),
+            AttrValue::Vault(_) => serde_json::Value::Null,
         }
     }
 }

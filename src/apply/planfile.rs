@@ -51,7 +51,7 @@ pub fn digest(desired: &Desired, ledger: &Ledger, keyed: bool) -> String {
             h.update([0]);
             match v {
                 AttrValue::Plain(p) => h.update(p.to_string().as_bytes()),
-                AttrValue::Secret(_) => h.update(
+                AttrValue::Secret(_) | AttrValue::Vault(_) => h.update(
                     keyed
                         .then(|| ledger.fingerprint(&r.address, k, v))
                         .flatten()

@@ -54,6 +54,17 @@ pub trait Kind: Send + Sync {
         Ok(None)
     }
 
+    /// Why deleting this object must be refused even though the plan asks for it (a namespace
+    /// that still holds objects aegisctl does not manage), given every address the same plan
+    /// deletes. Checked before any change is made.
+    async fn refuse_delete(
+        &self,
+        _id: &ResourceId,
+        _deleting: &BTreeSet<crate::model::Address>,
+    ) -> Result<Option<String>, BaoError> {
+        Ok(None)
+    }
+
     /// Normalises a value of `field` (live or desired) before comparison.
     fn normalise(&self, _field: &str, value: Value) -> Value {
         value

@@ -169,7 +169,7 @@ pub fn attr_diffs(
             before: if sensitive { None } else { before },
             after: match value {
                 AttrValue::Plain(v) => Some(v.clone()),
-                AttrValue::Secret(_) => None,
+                AttrValue::Secret(_) | AttrValue::Vault(_) => None,
             },
             sensitive,
             forces_replace: is_immutable(kind, field),
@@ -186,7 +186,7 @@ fn create_attrs(res: &DesiredResource) -> Vec<AttrDiff> {
             before: None,
             after: match v {
                 AttrValue::Plain(v) => Some(v.clone()),
-                AttrValue::Secret(_) => None,
+                AttrValue::Secret(_) | AttrValue::Vault(_) => None,
             },
             sensitive: v.is_secret(),
             forces_replace: false,

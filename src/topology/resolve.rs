@@ -112,24 +112,51 @@ impl<'a> Resolver<'a> {
                 }
             };
         }
-        for (prefix, issue) in [
-            ("sops:", "SOPS-encrypted inputs"),
-            ("vault:", "vault: references"),
-        ] {
-            if text.starts_with(prefix) {
-                self.problem(
-                    node.loc,
-                    format!("`{what}` uses a `{prefix}` reference; {issue} are not supported yet by this aegisctl"),
-                    "use env: or file: for now".to_string(),
-                );
-                return None;
-            }
+        if text.starts_with("sops:") {
+            self.problem(
+                node.loc,
+                format!("`{what}` uses a `sops:` reference; SOPS-encrypted inputs are not supported yet by this aegisctl"),
+                "use env: or file: for now".to_string(),
+            );
+            return None;
+        }
+        if text.starts_with("vault:") {
+            self.problem(
+                node.loc,
+                format!("`{what}` cannot be a vault: reference"),
+                "vault: references are read from OpenBao at plan time, so they serve resource fields only; use env: or file: here".to_string(),
+            );
+            return None;
         }
         Some((text.to_owned(), false))
     }
 
+    /// A `vault:MOUNT/PATH#key` reference, checked for shape only (validate stays offline).
+    fn vault_ref(&mut self, node: &Node, field: &str, spec: &str) -> Option<AttrValue> {
+        match spec.rsplit_once('#') {
+            Some((path, key)) if path.trim_matches('/').contains('/') && !key.is_empty() => {
+                Some(AttrValue::Vault(crate::model::VaultRef {
+                    path: path.trim_matches('/').to_owned(),
+                    key: key.to_owned(),
+                    at: format!("{}:{}:{}", self.src.name, node.loc.line, node.loc.column),
+                }))
+            }
+            _ => {
+                self.problem(
+                    node.loc,
+                    format!("`{field}` has a malformed vault: reference"),
+                    "write vault:MOUNT/PATH#key, e.g. vault:aegis-system/tools/search-api-key#value".to_string(),
+                );
+                None
+            }
+        }
+    }
+
     /// A pass-through attribute value: references resolved, durations checked.
     fn attr(&mut self, field: &str, node: &Node, always_secret: bool) -> Option<AttrValue> {
+        if let Some(spec) = node.as_str().and_then(|t| t.strip_prefix("vault:")) {
+            return self.vault_ref(node, field, spec);
+        }
         if let Raw::Str(_) = node.raw {
             let (text, from_ref) = self.string(node, field, true)?;
             if from_ref || always_secret {

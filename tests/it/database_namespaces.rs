@@ -783,6 +783,12 @@ fn pruning_a_namespace_holding_unmanaged_objects_is_refused_until_they_are_gone(
         ),
         "the namespace should be planned for destruction:\n{plan}"
     );
+    assert!(
+        plan.stdout
+            .contains("still holds objects aegisctl does not manage"),
+        "the plan should already warn that the prune will be refused:\n{plan}"
+    );
+    let mark = bao.audit_mark();
 
     let refused = ctl(
         &bao,
@@ -800,6 +806,18 @@ fn pruning_a_namespace_holding_unmanaged_objects_is_refused_until_they_are_gone(
         "the refusal should say why:\n{refused}"
     );
     assert!(msg.contains("tenant-enterprise-b"), "{refused}");
+    // Refused means refused: nothing inside the namespace was destroyed on the way.
+    let writes: Vec<_> = bao.audit_requests()[mark..]
+        .iter()
+        .filter(|r| r.is_write() && !r.path.starts_with("aegisctl/"))
+        .cloned()
+        .collect();
+    assert!(writes.is_empty(), "a refused prune wrote {writes:?}");
+    bao.bao_ok(&[
+        "read",
+        "-namespace=tenant-enterprise-b",
+        "sys/policies/acl/reader",
+    ]);
     assert!(
         msg.contains("handmade"),
         "the refusal should name what is left:\n{refused}"

@@ -11,4 +11,5 @@ mod http_edge;
 mod import_roundtrip;
 mod malformed;
 mod postgres;
+mod references;
 mod walking_skeleton;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{BaoError, Body, OpenBao, Table};
 use crate::backends::{Kind, Live};
-use crate::model::{DesiredResource, ResourceId};
+use crate::model::{Address, DesiredResource, ResourceId};
 use crate::topology::resolve::BUILTIN_POLICIES;
 
 pub struct Namespace {
@@ -24,33 +24,54 @@ impl Namespace {
         Namespace { bao }
     }
 
-    /// What a namespace still holds besides built-ins, as short descriptions.
-    async fn contents(&self, path: &str) -> Result<Vec<String>, BaoError> {
+    /// What a namespace holds besides built-ins: mounts, auth mounts, policies, namespaces.
+    async fn contents(&self, path: &str) -> Result<Vec<ResourceId>, BaoError> {
         let mut found = Vec::new();
         self.bao.forget_tables();
-        for (table, builtins, what) in [
+        for (table, builtins, kind) in [
             (
                 Table::Secrets,
                 &["sys", "cubbyhole", "identity"][..],
                 "mount",
             ),
-            (Table::Auth, &["token"][..], "auth mount"),
+            (Table::Auth, &["token"][..], "auth"),
         ] {
             for k in self.bao.table(path, table).await?.keys() {
                 if !builtins.contains(&k.as_str()) {
-                    found.push(format!("{what} {k}"));
+                    found.push(ResourceId::new(path, kind, None, k));
                 }
             }
         }
         for p in self.bao.client.list(path, "sys/policies/acl").await? {
             if !BUILTIN_POLICIES.contains(&p.as_str()) {
-                found.push(format!("policy {p}"));
+                found.push(ResourceId::new(path, "policy", None, &p));
             }
         }
         for n in self.bao.client.list(path, "sys/namespaces").await? {
-            found.push(format!("namespace {}", n.trim_end_matches('/')));
+            found.push(ResourceId::new(
+                path,
+                "namespace",
+                None,
+                n.trim_end_matches('/'),
+            ));
         }
         Ok(found)
+    }
+
+    /// The contents that would be left after deleting `deleting`, as addresses.
+    async fn leftovers(
+        &self,
+        id: &ResourceId,
+        deleting: &BTreeSet<Address>,
+    ) -> Result<Vec<String>, BaoError> {
+        Ok(self
+            .contents(&full_path(id))
+            .await?
+            .into_iter()
+            .map(|c| c.address())
+            .filter(|a| !deleting.contains(a))
+            .map(|a| a.0)
+            .collect())
     }
 }
 
@@ -131,12 +152,29 @@ impl Kind for Namespace {
             .map(|_| ())
     }
 
+    async fn refuse_delete(
+        &self,
+        id: &ResourceId,
+        deleting: &BTreeSet<Address>,
+    ) -> Result<Option<String>, BaoError> {
+        let left = self.leftovers(id, deleting).await?;
+        Ok((!left.is_empty()).then(|| {
+            format!(
+                "namespace {} still holds objects aegisctl does not manage ({}); deleting it would delete them too: remove or declare them first",
+                full_path(id),
+                left.join(", ")
+            )
+        }))
+    }
+
     async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
-        let path = full_path(id);
-        let left = self.contents(&path).await?;
+        // The plan refused this already if anything unmanaged was inside; check again, since the
+        // server may have changed since (children managed by aegisctl are gone by now).
+        let left = self.leftovers(id, &BTreeSet::new()).await?;
         if !left.is_empty() {
             return Err(BaoError::Refused(format!(
-                "refusing to delete namespace {path}: it still holds objects aegisctl does not manage ({}); remove them or declare them first",
+                "refusing to delete namespace {}: it still holds {}",
+                full_path(id),
                 left.join(", ")
             )));
         }
