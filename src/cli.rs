@@ -97,6 +97,8 @@ pub enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Mint wrapped single-use SecretIDs and render each host's cloud-init, Incus profile or env file
+    Bootstrap(BootstrapArgs),
     /// Clear an apply lock left behind by a killed aegisctl
     Unlock { file: PathBuf },
     /// Write a topology for what already exists on a server
@@ -111,6 +113,44 @@ pub enum Command {
     },
     /// Print the man page (roff) on stdout
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// The topology file (its `hosts:`)
+    pub file: PathBuf,
+    /// Hosts to bootstrap (see also --all)
+    pub hosts: Vec<String>,
+    /// Bootstrap every host of the topology
+    #[arg(long, conflicts_with_all = ["list", "revoke"])]
+    pub all: bool,
+    /// Output format (default: cloud-config for lxc hosts, env for agent hosts)
+    #[arg(long, value_enum)]
+    pub format: Option<crate::bootstrap::render::Format>,
+    /// Write one file per host (mode 0600) instead of printing to stdout
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// How long the wrapped SecretID may wait to be unwrapped (overrides the host's wrap_ttl)
+    #[arg(long, value_name = "DURATION")]
+    pub wrap_ttl: Option<String>,
+    /// Render with placeholder values; mint nothing, send no request
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow roles whose SecretIDs can be used more than once
+    #[arg(long)]
+    pub allow_multi_use: bool,
+    /// The OpenBao address the hosts will use (default: the one aegisctl uses)
+    #[arg(long, value_name = "URL")]
+    pub address: Option<String>,
+    /// Destroy this host's outstanding SecretIDs (by accessor) and revoke their wrapping tokens
+    #[arg(long, value_name = "HOST", conflicts_with = "list")]
+    pub revoke: Option<String>,
+    /// Show minted bootstraps and whether each was unwrapped
+    #[arg(long)]
+    pub list: bool,
+    /// The local JSON-lines audit file (default: bootstrap-audit.jsonl beside the topology)
+    #[arg(long, value_name = "FILE")]
+    pub audit_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -93,13 +93,20 @@ impl Ledger {
                 .pointer("/data/metadata/version")
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
-            if let Some(resources) = state.pointer("/data/data/resources") {
-                ledger.entries = serde_json::from_value(resources.clone()).map_err(|e| {
-                    LedgerError::Corrupt {
-                        mount: mount.to_owned(),
-                        reason: e.to_string(),
-                    }
-                })?;
+            let corrupt = |e: serde_json::Error| LedgerError::Corrupt {
+                mount: mount.to_owned(),
+                reason: e.to_string(),
+            };
+            match state.pointer("/data/data/resources") {
+                // Format 2: one JSON string, because OpenBao refuses request bodies with more
+                // than `max_request_json_strings` (1,000 by default) strings in them.
+                Some(Value::String(text)) => {
+                    ledger.entries = serde_json::from_str(text).map_err(corrupt)?
+                }
+                Some(other) => {
+                    ledger.entries = serde_json::from_value(other.clone()).map_err(corrupt)?
+                }
+                None => {}
             }
         }
         if let Some(key) = key.map_err(bao(mount))? {
@@ -171,9 +178,13 @@ impl Ledger {
             return Ok(false);
         }
         let mount = self.mount.clone();
+        let resources = serde_json::to_string(&entries).map_err(|e| LedgerError::Corrupt {
+            mount: mount.clone(),
+            reason: e.to_string(),
+        })?;
         let body = Body::new(json!({
             "options": { "cas": self.version },
-            "data": { "format": 1, "resources": entries },
+            "data": { "format": 2, "resources": resources },
         }));
         let resp = client
             .write("", &format!("{mount}/data/{STATE_PATH}"), &body)

@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod backends;
+pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod commands;

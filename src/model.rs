@@ -135,6 +135,30 @@ impl DesiredResource {
     }
 }
 
+/// What a host's bootstrap renders as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostKind {
+    /// An LXC container: cloud-init user-data.
+    Lxc,
+    /// An agent container: a launcher env file.
+    Agent,
+}
+
+/// A host `aegisctl bootstrap` mints a wrapped SecretID for.
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub name: String,
+    pub kind: HostKind,
+    pub namespace: String,
+    pub approle_mount: String,
+    pub role: String,
+    pub cidrs: Vec<String>,
+    pub wrap_ttl: String,
+    /// A template of the operator's, instead of the built-in one.
+    pub template: Option<PathBuf>,
+}
+
 /// How to reach OpenBao, as the topology (or the environment) says.
 #[derive(Clone, Debug)]
 pub struct OpenBaoConn {
@@ -151,6 +175,7 @@ pub struct Desired {
     /// The KV v2 mount holding the ledger.
     pub ledger_mount: String,
     pub resources: Vec<DesiredResource>,
+    pub hosts: Vec<Host>,
     /// Warnings found while loading (e.g. an HCL policy the local parser could not read).
     pub warnings: Vec<String>,
 }

@@ -327,6 +327,7 @@ mod tests {
                 res("after-bad", &["bad"]),
                 res("after-after-bad", &["after-bad"]),
             ],
+            hosts: vec![],
             warnings: vec![],
         };
         let plan = Plan {

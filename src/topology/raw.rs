@@ -24,7 +24,28 @@ pub struct RawTopology {
     pub keycloak: Option<Node>,
     pub tenants: Option<Node>,
     pub infisical: Option<Node>,
-    pub hosts: Option<Node>,
+    /// What `aegisctl bootstrap` renders for.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, Spanned<RawHost>>,
+}
+
+/// A host that gets a bootstrap (cloud-init user-data or a launcher env file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHost {
+    /// `lxc` (cloud-init user-data) or `agent` (launcher env file).
+    pub kind: Node,
+    /// The AppRole role to mint a wrapped SecretID for: `ROLE` (under `auth/approle`) or `MOUNT/ROLE`.
+    pub approle: Node,
+    pub namespace: Option<Node>,
+    /// Binds the SecretID and the tokens it logs in to: one CIDR or a list.
+    pub cidr: Node,
+    pub wrap_ttl: Option<Node>,
+    pub template: Option<Node>,
+    pub infisical_identity: Option<Node>,
+    /// The AppRole role is managed elsewhere: do not require the topology to declare it.
+    #[serde(default)]
+    pub external: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -929,3 +929,35 @@ fn target_applies_an_object_and_its_dependencies_only() {
         "an unknown target is refused before any request"
     );
 }
+
+/// A few hundred objects converge on a server with default limits: the ledger must fit
+/// OpenBao's request limits (`max_request_json_strings` is 1,000 by default), whatever the size
+/// of the topology.
+#[test]
+fn hundreds_of_objects_converge_within_openbaos_request_limits() {
+    let bao = Bao::start();
+    let mut yaml = String::from("version: 1\nopenbao:\n  policies:\n");
+    for i in 0..300 {
+        yaml.push_str(&format!(
+            "    p{i}: 'path \"kv/data/{i}/*\" {{ capabilities = [\"read\"] }}'\n"
+        ));
+    }
+    let file = topology(&bao, "many", &yaml);
+    ctl_ok(&bao, &["apply", "--auto-approve", s(&file)]);
+    let plan = ctl(&bao, &["plan", "--detailed-exitcode", s(&file)]);
+    assert_eq!(plan.code, Some(0), "{plan}");
+    let again = ctl_ok(&bao, &["apply", "--auto-approve", s(&file)]);
+    assert!(again.stdout.contains("No changes."), "{again}");
+    // The ledger knows every one of them: removing one and pruning deletes exactly it.
+    let fewer = yaml.replace(
+        "    p7: 'path \"kv/data/7/*\" { capabilities = [\"read\"] }'\n",
+        "",
+    );
+    let file = topology(&bao, "fewer", &fewer);
+    let pruned = ctl_ok(&bao, &["apply", "--prune", "--auto-approve", s(&file)]);
+    assert!(
+        pruned.stdout.contains("0 added, 0 changed, 1 destroyed"),
+        "{pruned}"
+    );
+    assert!(!bao.bao(&["read", "sys/policies/acl/p7"]).status.success());
+}

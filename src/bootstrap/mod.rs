@@ -1,0 +1,33 @@
+//! Bootstrap: give an unattended container its first OpenBao credential without a password.
+//!
+//! For each host, `secret_id` mints a response-wrapped, single-use, CIDR-bound AppRole SecretID
+//! and records who minted what (accessors only, never a token) in the ledger and a local
+//! JSON-lines file; `render` puts the role ID and the wrapped token into cloud-init user-data,
+//! an Incus profile or a launcher env file. The container unwraps exactly once, so a bootstrap
+//! intercepted on the way is self-evident: the real unwrap fails.
+
+pub mod audit;
+pub mod render;
+pub mod secret_id;
+
+use thiserror::Error;
+
+use crate::backends::openbao::BaoError;
+
+#[derive(Debug, Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Bao(#[from] Box<BaoError>),
+    #[error("{0}")]
+    Refused(String),
+    #[error("template {template}: {reason}")]
+    Template { template: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+impl From<BaoError> for BootstrapError {
+    fn from(e: BaoError) -> Self {
+        BootstrapError::Bao(Box::new(e))
+    }
+}

@@ -1,0 +1,238 @@
+//! Minting, listing and revoking wrapped SecretIDs.
+//!
+//! A SecretID is created with `X-Vault-Wrap-TTL`, so OpenBao hands back only a wrapping token:
+//! the SecretID itself never reaches aegisctl. It is bound with `cidr_list` and
+//! `token_bound_cidrs` to the host's address and carries the host's name as metadata. Roles that
+//! allow a SecretID more than one use are refused (a replayable bootstrap is not a bootstrap)
+//! unless the operator says otherwise.
+
+use serde_json::{Value, json};
+
+use super::BootstrapError;
+use super::audit::MintRecord;
+use crate::backends::openbao::{BaoClient, Body};
+use crate::duration;
+use crate::model::Host;
+use crate::sensitive::Sensitive;
+
+/// What minting returns: the record (no secrets) and the two values the container needs.
+pub struct Minted {
+    pub record: MintRecord,
+    pub role_id: String,
+    pub wrapped_token: Sensitive<String>,
+}
+
+fn role_path(host: &Host) -> String {
+    format!("auth/{}/role/{}", host.approle_mount, host.role)
+}
+
+/// Mints one wrapped SecretID for `host`.
+pub async fn mint(
+    client: &BaoClient,
+    host: &Host,
+    wrap_ttl: &str,
+    allow_multi_use: bool,
+    minted_by: &str,
+) -> Result<Minted, BootstrapError> {
+    let ns = host.namespace.as_str();
+    let role = client.read(ns, &role_path(host)).await?.ok_or_else(|| {
+        BootstrapError::Refused(format!(
+            "host {}: the AppRole role {}/{} does not exist{}; apply the topology first",
+            host.name,
+            host.approle_mount,
+            host.role,
+            in_ns(ns)
+        ))
+    })?;
+    let uses = role
+        .pointer("/data/secret_id_num_uses")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if uses != 1 && !allow_multi_use {
+        return Err(BootstrapError::Refused(format!(
+            "host {}: the role {}/{} allows {} uses per SecretID; a bootstrap SecretID must be single-use (set secret_id_num_uses: 1 on the role, or pass --allow-multi-use)",
+            host.name,
+            host.approle_mount,
+            host.role,
+            if uses == 0 {
+                "unlimited".to_owned()
+            } else {
+                uses.to_string()
+            }
+        )));
+    }
+    let secret_id_ttl = role
+        .pointer("/data/secret_id_ttl")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let role_id = client
+        .read(ns, &format!("{}/role-id", role_path(host)))
+        .await?
+        .and_then(|v| {
+            v.pointer("/data/role_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| {
+            BootstrapError::Refused(format!("host {}: the role has no role_id", host.name))
+        })?;
+
+    let body = Body::new(json!({
+        "cidr_list": host.cidrs,
+        "token_bound_cidrs": host.cidrs,
+        "metadata": json!({ "host": host.name, "minted_by": minted_by }).to_string(),
+    }));
+    let resp = client
+        .request(
+            reqwest::Method::POST,
+            ns,
+            &format!("{}/secret-id", role_path(host)),
+            Some(&body),
+            Some(wrap_ttl),
+        )
+        .await?
+        .unwrap_or(Value::Null);
+    let wrap = resp.get("wrap_info").ok_or_else(|| {
+        BootstrapError::Refused(format!(
+            "host {}: OpenBao did not wrap the SecretID (no wrap_info in the answer); nothing was rendered",
+            host.name
+        ))
+    })?;
+    let text = |k: &str| {
+        wrap.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let wrapped_token = Sensitive::new(text("token"));
+    let record = MintRecord {
+        event: "mint".into(),
+        host: host.name.clone(),
+        namespace: host.namespace.clone(),
+        approle_mount: host.approle_mount.clone(),
+        role: host.role.clone(),
+        secret_id_accessor: text("wrapped_accessor"),
+        wrapping_accessor: text("accessor"),
+        created: text("creation_time"),
+        wrap_ttl_seconds: wrap
+            .get("ttl")
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| duration::parse(wrap_ttl).unwrap_or(0)),
+        secret_id_ttl_seconds: secret_id_ttl,
+        cidrs: host.cidrs.clone(),
+        minted_by: minted_by.to_owned(),
+        revoked: false,
+    };
+    Ok(Minted {
+        record,
+        role_id,
+        wrapped_token,
+    })
+}
+
+fn in_ns(ns: &str) -> String {
+    if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" in namespace {ns}")
+    }
+}
+
+/// Where an outstanding bootstrap stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// `pending` (the wrapping token is still valid: nobody unwrapped it), `unwrapped` or
+    /// `expired` (by its creation time and TTL), or `revoked`.
+    pub wrapping: String,
+    /// `unused` (the SecretID can still log in), or `used or destroyed`.
+    pub secret_id: String,
+}
+
+/// Looks up a record's wrapping token and SecretID by accessor.
+pub async fn status(client: &BaoClient, r: &MintRecord) -> Result<Status, BootstrapError> {
+    let ns = r.namespace.as_str();
+    if r.revoked {
+        return Ok(Status {
+            wrapping: "revoked".into(),
+            secret_id: "destroyed".into(),
+        });
+    }
+    let wrapping = match client
+        .write(
+            ns,
+            "auth/token/lookup-accessor",
+            &Body::new(json!({ "accessor": r.wrapping_accessor })),
+        )
+        .await
+    {
+        Ok(Some(_)) => "pending".to_owned(),
+        Ok(None) => gone(r),
+        Err(e) if matches!(e.status(), Some(400 | 403)) => gone(r),
+        Err(e) => return Err(e.into()),
+    };
+    let path = format!(
+        "auth/{}/role/{}/secret-id-accessor/lookup",
+        r.approle_mount, r.role
+    );
+    let secret_id = match client
+        .write(
+            ns,
+            &path,
+            &Body::new(json!({ "secret_id_accessor": r.secret_id_accessor })),
+        )
+        .await
+    {
+        Ok(Some(v)) if !v.is_null() => "unused".to_owned(),
+        Ok(_) => "used or destroyed".to_owned(),
+        Err(e) if matches!(e.status(), Some(400 | 403 | 500)) => "used or destroyed".to_owned(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Status {
+        wrapping,
+        secret_id,
+    })
+}
+
+/// A wrapping token that is gone was either unwrapped or has expired; its TTL tells which.
+fn gone(r: &MintRecord) -> String {
+    let created = crate::clock::parse_rfc3339(&r.created);
+    let now = crate::clock::now_unix();
+    match created {
+        Some(c) if now > c + r.wrap_ttl_seconds => "expired".into(),
+        _ => "unwrapped".into(),
+    }
+}
+
+/// Destroys a record's SecretID and revokes its wrapping token, by accessor.
+pub async fn revoke(client: &BaoClient, r: &MintRecord) -> Result<(), BootstrapError> {
+    let ns = r.namespace.as_str();
+    let path = format!(
+        "auth/{}/role/{}/secret-id-accessor/destroy",
+        r.approle_mount, r.role
+    );
+    match client
+        .write(
+            ns,
+            &path,
+            &Body::new(json!({ "secret_id_accessor": r.secret_id_accessor })),
+        )
+        .await
+    {
+        Ok(_) => {}
+        // Already consumed or destroyed: nothing left to revoke.
+        Err(e) if matches!(e.status(), Some(400 | 500)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match client
+        .write(
+            ns,
+            "auth/token/revoke-accessor",
+            &Body::new(json!({ "accessor": r.wrapping_accessor })),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.status(), Some(400 | 403)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
