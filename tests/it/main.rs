@@ -2,6 +2,7 @@
 //! One binary, one module per concern.
 
 mod apply_drift;
+mod bootstrap;
 mod canary;
 mod cli_polish;
 mod database_namespaces;
