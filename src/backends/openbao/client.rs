@@ -240,13 +240,16 @@ impl BaoClient {
                 rb = rb.header("X-Vault-Wrap-TTL", ttl);
             }
             if let Some(b) = body {
-                rb = rb.json(&b.json);
-                if method == Method::PATCH {
-                    rb = rb.header(
-                        reqwest::header::CONTENT_TYPE,
-                        "application/merge-patch+json",
-                    );
-                }
+                // OpenBao wants PATCH bodies as JSON merge patches, and reads only one
+                // Content-Type: set it once rather than letting `.json()` set its own too.
+                let content_type = if method == Method::PATCH {
+                    "application/merge-patch+json"
+                } else {
+                    "application/json"
+                };
+                rb = rb
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(b.json.to_string());
             }
             rb
         };
