@@ -1,20 +1,23 @@
-# The README's commands as recipes.
+# The README's commands as recipes. Each calls a script, so everything works without `just`.
 
-# OpenBao dev server + PostgreSQL on loopback, demo topology: plan → apply → plan
+# OpenBao dev server + PostgreSQL on loopback, demo topology: plan → apply → plan ("No changes.")
 demo:
     ./scripts/demo.sh
 
-# The whole test suite (fmt, clippy, unit + integration tests, demo)
+# The whole test suite (fmt, clippy, unit + integration tests against real OpenBao, the demo)
 test:
     ./scripts/test.sh
 
-# The benchmark of docs/benchmarks.md
+# The benchmark of docs/benchmarks.md (sizes default to the script's own)
 bench *SIZES:
     ./scripts/bench.sh {{SIZES}}
 
+# Format the code in place
 fmt:
     cargo fmt
 
+# Formatting check, clippy with warnings as errors, and shellcheck of the scripts when installed
 lint:
     cargo fmt --check
-    cargo clippy --all-targets -- -D warnings
+    cargo clippy --all-targets --quiet -- -D warnings
+    if command -v shellcheck >/dev/null; then shellcheck scripts/bao-dev.sh scripts/pg-dev.sh scripts/demo.sh scripts/test.sh .ci/run; fi

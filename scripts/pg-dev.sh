@@ -12,7 +12,7 @@ bindir() {
     pg_config --bindir
     return
   fi
-  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+  compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1 || true
 }
 
 ensure_pg() {
