@@ -66,8 +66,10 @@ impl Bao {
                 ),
             )
             .expect("write server config");
-            let token = format!("root-{}", std::process::id());
             let port = free_port();
+            // A token of its own per server: a test whose server failed to bind must not be
+            // able to talk to another test's server.
+            let token = format!("root-{}-{port}", std::process::id());
             let log = std::fs::File::create(dir.path().join("server.log")).expect("server log");
             let child = Command::new(bao_bin())
                 .args([
@@ -76,6 +78,7 @@ impl Bao {
                     &format!("-dev-root-token-id={token}"),
                     &format!("-dev-listen-address=127.0.0.1:{port}"),
                     &format!("-config={}", config.display()),
+                    "-dev-no-store-token",
                 ])
                 .stdout(Stdio::from(log.try_clone().expect("log handle")))
                 .stderr(Stdio::from(log))
@@ -101,12 +104,15 @@ impl Bao {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
+            // Our own token must work: another server on the same port would refuse it.
             let out = Command::new("curl")
                 .args([
                     "-sf",
                     "-o",
                     "/dev/null",
-                    &format!("{}/v1/sys/health", self.addr),
+                    "-H",
+                    &format!("X-Vault-Token: {}", self.token),
+                    &format!("{}/v1/auth/token/lookup-self", self.addr),
                 ])
                 .status();
             if out.map(|s| s.success()).unwrap_or(false) && self.audit_log.exists() {
