@@ -1061,6 +1061,17 @@ async fn bootstrap_cmd(printer: &Printer, args: &BootstrapArgs) -> Result<u8, Cl
         let format = args
             .format
             .unwrap_or(render::Format::default_for(host.kind));
+        // Render with placeholders first: a broken template must fail before anything is minted.
+        render::render(
+            format,
+            &render::Inputs {
+                host,
+                address: &address,
+                role_id: "<role-id>",
+                wrapped_token: &Sensitive::new("<wrapped-secret-id>".to_owned()),
+                ca_cert: ca_cert.as_deref(),
+            },
+        )?;
         let (role_id, wrapped) = match &session {
             None => (
                 format!("<role-id of {}/{}>", host.approle_mount, host.role),

@@ -414,3 +414,47 @@ fn formats_refusals_dry_run_and_no_token_outside_the_artefact() {
         assert!(record.get(key).is_some(), "{key} in {record}");
     }
 }
+
+/// A broken template of the operator's fails before anything is minted, and its error names the
+/// template, never a value.
+#[test]
+fn a_broken_template_fails_before_minting_and_prints_no_value() {
+    let bao = Bao::start();
+    let dir = bao.dir.path().join("boot");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("mine.j2"),
+        "#cloud-config\n# {{ wrapped_token }} {{ role_id }} {{ not_a_variable }}\n",
+    )
+    .unwrap();
+    let file = write_topology(
+        &dir,
+        &TOPOLOGY.replace(
+            "    cidr: 127.0.0.1/32\n  remote-1:",
+            "    cidr: 127.0.0.1/32\n    template: mine.j2\n  remote-1:",
+        ),
+    );
+    bao.aegisctl()
+        .args(["apply", "--auto-approve"])
+        .arg(&file)
+        .assert()
+        .success();
+    let mark = bao.audit_mark();
+    let out = bootstrap(&bao, &file, &["local-1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("mine.j2") && stderr.contains("undefined"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("<wrapped-secret-id>") && !stderr.contains("<role-id>"),
+        "no variable values: {stderr}"
+    );
+    assert!(
+        bao.audit_requests()[mark..]
+            .iter()
+            .all(|r| !r.path.ends_with("/secret-id")),
+        "nothing may be minted for a template that cannot render"
+    );
+}

@@ -49,7 +49,12 @@ const CORPUS: &[(&str, u64, u64, &str)] = &[
     ),
     ("missing-file.yaml", 6, 13, "cannot be read"),
     ("sops-reference.yaml", 10, 16, "not supported yet"),
-    ("vault-reference.yaml", 10, 18, "not supported yet"),
+    (
+        "vault-reference-malformed.yaml",
+        10,
+        18,
+        "malformed vault: reference",
+    ),
     // The offending `roles:` key, not the mount's first key.
     (
         "roles-on-userpass.yaml",
