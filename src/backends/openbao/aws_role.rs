@@ -16,6 +16,7 @@ pub fn kind(bao: Arc<OpenBao>) -> PathKind {
             segment: "roles",
             listable: true,
             deletable: true,
+            write_replaces: false,
             destroy_order: 10,
         },
     )

@@ -37,6 +37,7 @@ impl DatabaseConnection {
                     segment: "config",
                     listable: true,
                     deletable: true,
+                    write_replaces: false,
                     destroy_order: 20,
                 },
             ),

@@ -1,7 +1,8 @@
 //! Mount-level configuration objects that exist once per mount: an auth method's `config`
 //! (`auth/MOUNT/config`, e.g. JWT/OIDC discovery URL and client) and the AWS engine's
 //! `config/root` and `config/lease`. They go with their mount, so they are never listed as
-//! unmanaged and pruning them is a no-op. Secrets among their fields (`oidc_client_secret`,
+//! unmanaged and pruning them is a no-op. A write replaces the whole object, so every update
+//! sends every declared field. Secrets among their fields (`oidc_client_secret`,
 //! `secret_key`) are write-only: compared through fingerprints.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub fn auth_config(bao: Arc<OpenBao>) -> PathKind {
             segment: "",
             listable: false,
             deletable: false,
+            write_replaces: true,
             destroy_order: 10,
         },
     )
@@ -36,6 +38,7 @@ pub fn aws_config(bao: Arc<OpenBao>) -> PathKind {
             segment: "config",
             listable: false,
             deletable: false,
+            write_replaces: true,
             destroy_order: 10,
         },
     )

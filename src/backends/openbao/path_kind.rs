@@ -27,6 +27,9 @@ pub struct PathSpec {
     pub listable: bool,
     /// Whether DELETE removes the object (singleton configs go with their mount).
     pub deletable: bool,
+    /// Whether a write replaces the whole object (config endpoints: AWS `config/root`, JWT
+    /// `config`), so an update must send every declared field, not just the changed ones.
+    pub write_replaces: bool,
     pub destroy_order: u8,
 }
 
@@ -89,9 +92,15 @@ impl Kind for PathKind {
         changed: &BTreeSet<String>,
         _live: &Live,
     ) -> Result<(), BaoError> {
-        // These endpoints only set the fields a write names, so sending just the changed ones
-        // leaves everything the file does not manage as it is.
-        let body = body_from(res.attrs.iter().filter(|(k, _)| changed.contains(*k)), "");
+        // Role endpoints only set the fields a write names, so sending just the changed ones
+        // leaves everything the file does not manage as it is. Config endpoints replace the
+        // whole object: they get every declared field.
+        let body = body_from(
+            res.attrs
+                .iter()
+                .filter(|(k, _)| self.spec.write_replaces || changed.contains(*k)),
+            "",
+        );
         self.bao
             .client
             .write(&res.id.namespace, &self.path(&res.id), &body)
