@@ -33,7 +33,10 @@ fn main() -> ExitCode {
     }
 
     let printer = Printer::new(cli.no_color, cli.quiet, false);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: the work is waiting on OpenBao, and on a 2-core machine the server needs the
+    // other core. Measured: a converged 5,000-object plan took 1.5 s instead of 2.5 s with the
+    // multi-thread runtime (docs/benchmarks.md).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
