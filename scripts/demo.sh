@@ -48,7 +48,8 @@ scripts/pg-dev.sh start "$work/pg"
 echo "OpenBao at $BAO_ADDR, PostgreSQL on 127.0.0.1:$PG_PORT"
 
 # What the demo topology reads from the environment (demo-only values, not secrets).
-export DEMO_SEARCH_API_KEY=demo-not-a-real-key
+# secrets/demo.enc.yaml is SOPS-encrypted to a DEMO-ONLY age key, committed beside it on purpose.
+export SOPS_AGE_KEY_FILE="$PWD/secrets/demo-age-key.txt"
 export DEMO_PG_PASSWORD="$PG_PASSWORD"
 export DEMO_PG_CONNECTION_URL="postgresql://{{username}}:{{password}}@127.0.0.1:$PG_PORT/postgres"
 

@@ -24,4 +24,5 @@ pub mod model;
 pub mod plan;
 pub mod printer;
 pub mod sensitive;
+pub mod sops;
 pub mod topology;

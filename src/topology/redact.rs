@@ -15,7 +15,7 @@ fn indent(line: &str) -> usize {
 /// Replaces the bytes of `line[from..]` that form a value (not a reference, not a comment) by `*`.
 fn mask_from(line: &str, from: usize) -> String {
     let value = &line[from..];
-    let trimmed = value.trim_start();
+    let trimmed = value.trim_start().trim_start_matches(['"', '\'']);
     if trimmed.is_empty()
         || REFERENCES.iter().any(|r| trimmed.starts_with(r))
         || trimmed.starts_with('#')

@@ -40,6 +40,8 @@ pub(crate) struct Resolver<'a> {
     src: &'a Source,
     dir: PathBuf,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// One store per run: each SOPS file is decrypted once however many references use it.
+    sops: crate::sops::SopsStore,
     pub problems: Vec<Problem>,
 }
 
@@ -53,6 +55,7 @@ impl<'a> Resolver<'a> {
             src,
             dir,
             env,
+            sops: crate::sops::SopsStore::new(),
             problems: Vec::new(),
         }
     }
@@ -112,13 +115,28 @@ impl<'a> Resolver<'a> {
                 }
             };
         }
-        if text.starts_with("sops:") {
-            self.problem(
-                node.loc,
-                format!("`{what}` uses a `sops:` reference; SOPS-encrypted inputs are not supported yet by this aegisctl"),
-                "use env: or file: for now".to_string(),
-            );
-            return None;
+        if let Some(spec) = text.strip_prefix("sops:") {
+            let Some((file, pointer)) = spec.split_once('#') else {
+                self.problem(
+                    node.loc,
+                    format!("`{what}` has a malformed sops: reference"),
+                    "write sops:PATH#/json/pointer, e.g. sops:../secrets/db.enc.yaml#/vault_password".to_string(),
+                );
+                return None;
+            };
+            let path = self.dir.join(file);
+            return match self.sops.value(&path, pointer) {
+                Ok(v) => Some((v.expose().clone(), true)),
+                Err(e) => {
+                    // SopsError messages name files, keys and recipients, never decrypted values.
+                    self.problem(
+                        node.loc,
+                        format!("`{what}`: {e}"),
+                        "check the SOPS file and the age identity (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or ~/.config/sops/age/keys.txt)".to_string(),
+                    );
+                    None
+                }
+            };
         }
         if text.starts_with("vault:") {
             self.problem(

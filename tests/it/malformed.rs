@@ -48,7 +48,7 @@ const CORPUS: &[(&str, u64, u64, &str)] = &[
         "AEGIS_MALFORMED_UNSET_VARIABLE, which is not set",
     ),
     ("missing-file.yaml", 6, 13, "cannot be read"),
-    ("sops-reference.yaml", 10, 16, "not supported yet"),
+    ("sops-missing-file.yaml", 10, 16, "cannot read"),
     (
         "vault-reference-malformed.yaml",
         10,

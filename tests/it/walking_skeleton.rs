@@ -3,7 +3,8 @@
 use crate::harness::{Bao, repo};
 use crate::postgres::Postgres;
 
-const KEY: &str = "demo-search-key-value";
+/// What secrets/demo.enc.yaml holds at /search_api_key (SOPS, DEMO-ONLY age key).
+const KEY: &str = "demo-search-api-key-from-sops";
 
 fn demo() -> std::path::PathBuf {
     repo().join("inventories/demo.yaml")
@@ -12,7 +13,8 @@ fn demo() -> std::path::PathBuf {
 /// aegisctl with what the demo topology reads from the environment.
 fn demo_ctl(bao: &Bao, pg: &Postgres) -> assert_cmd::Command {
     let mut cmd = bao.aegisctl();
-    cmd.env("DEMO_SEARCH_API_KEY", KEY)
+    cmd.env("SOPS_AGE_KEY_FILE", repo().join("secrets/demo-age-key.txt"))
+        .env_remove("SOPS_AGE_KEY")
         .env("DEMO_PG_PASSWORD", &pg.password)
         .env(
             "DEMO_PG_CONNECTION_URL",
