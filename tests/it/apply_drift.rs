@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::harness::{AuditRequest, Bao, write_topology};
+use crate::harness::{
+    AuditRequest, Bao, CHANGED, DELETED, Run, UNMANAGED, block, norm, s, section, topology,
+};
 
 /// The KV value the topology seeds (through `env:`), and the one written behind aegisctl's back.
 const KV_VALUE: &str = "kv-original-3f9a1c";
@@ -51,34 +53,8 @@ const KEY_SIGNING: &str = r#"openbao[root].transit_key["transit/signing"]"#;
 const KEY_BLACKBOARD: &str = r#"openbao[root].transit_key["transit/blackboard"]"#;
 const KV_SECRET: &str = r#"openbao[root].kv_secret["kv/app/api-key"]"#;
 
-const CHANGED: &str = "Changed outside aegisctl:";
-const DELETED: &str = "Deleted outside aegisctl:";
-const UNMANAGED: &str = "Not managed by aegisctl:";
-
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 /// Runs aegisctl against `bao` with the topology's `env:` inputs set.
 fn ctl(bao: &Bao, args: &[&str]) -> Run {
@@ -103,17 +79,6 @@ fn ctl_ok(bao: &Bao, args: &[&str]) -> Run {
         "aegisctl {args:?} should succeed:\n{run}"
     );
     run
-}
-
-/// Writes a topology into its own sub-directory of the server's temp dir.
-fn topology(bao: &Bao, name: &str, yaml: &str) -> PathBuf {
-    let dir = bao.dir.path().join(name);
-    std::fs::create_dir_all(&dir).expect("topology dir");
-    write_topology(&dir, yaml)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 /// A server with BASE applied.
@@ -142,35 +107,6 @@ fn converged_without_dev_mount() -> (Bao, PathBuf) {
     );
     assert!(run.stdout.contains("No drift."), "{run}");
     (bao, file)
-}
-
-/// Whitespace collapsed, so column alignment does not matter.
-fn norm(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The part of a drift report under `heading`, up to the next heading or the summary line.
-fn section<'a>(out: &'a str, heading: &str) -> Option<&'a str> {
-    let start = out.find(heading)? + heading.len();
-    let rest = &out[start..];
-    let end = [CHANGED, DELETED, UNMANAGED, "\nDrift:"]
-        .iter()
-        .filter_map(|h| rest.find(h))
-        .min()
-        .unwrap_or(rest.len());
-    Some(&rest[..end])
-}
-
-/// The block of one object: from its `# ADDRESS ...` line to the next blank line.
-fn block(text: &str, address: &str) -> Option<String> {
-    let marker = format!("# {address} ");
-    let mut lines = text
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with(&marker));
-    let first = lines.next()?;
-    let mut out = vec![first];
-    out.extend(lines.take_while(|l| !l.trim().is_empty()));
-    Some(out.join("\n"))
 }
 
 /// Asserts `drift` exits 2 and reports exactly one object, `address`, under `heading`, with a

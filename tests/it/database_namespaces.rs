@@ -9,33 +9,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::harness::{AuditRequest, Bao, bao_bin, write_topology};
+use crate::harness::{AuditRequest, Bao, Run, bao_bin, block, norm, s, topology};
 use crate::postgres::{Postgres, SUPERUSER};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 /// Runs aegisctl against `bao` with the given `env:` inputs.
 fn ctl(bao: &Bao, env: &[(&str, &str)], args: &[&str]) -> Run {
@@ -71,34 +49,6 @@ fn assert_no_changes(bao: &Bao, env: &[(&str, &str)], file: &Path) -> Run {
     );
     assert!(run.stdout.contains("No changes."), "{run}");
     run
-}
-
-/// Writes a topology into its own sub-directory of the server's temp dir.
-fn topology(bao: &Bao, name: &str, yaml: &str) -> PathBuf {
-    let dir = bao.dir.path().join(name);
-    std::fs::create_dir_all(&dir).expect("topology dir");
-    write_topology(&dir, yaml)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// Whitespace collapsed, so column alignment does not matter.
-fn norm(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The block of one object: from its `# ADDRESS ...` line to the next blank line.
-fn block(text: &str, address: &str) -> Option<String> {
-    let marker = format!("# {address} ");
-    let mut lines = text
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with(&marker));
-    let first = lines.next()?;
-    let mut out = vec![first];
-    out.extend(lines.take_while(|l| !l.trim().is_empty()));
-    Some(out.join("\n"))
 }
 
 /// Addresses named by `# openbao[...] ...` heading lines.

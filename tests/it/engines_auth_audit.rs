@@ -4,54 +4,22 @@
 //! devices both where the server allows API creation and where it needs a manual step.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::harness::{Bao, write_topology};
+use crate::harness::{
+    Bao, CHANGED, DELETED, Run, UNMANAGED, block, norm, s, section, write_topology,
+};
 
 #[path = "doubles/aws_bao.rs"]
 mod aws_bao;
 
-const CHANGED: &str = "Changed outside aegisctl:";
-const DELETED: &str = "Deleted outside aegisctl:";
-const UNMANAGED: &str = "Not managed by aegisctl:";
-
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(out: Output) -> Run {
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 /// aegisctl against a real OpenBao, with extra environment variables.
 fn ctl(bao: &Bao, env: &[(&str, &str)], args: &[&str]) -> Run {
@@ -65,39 +33,6 @@ fn ctl(bao: &Bao, env: &[(&str, &str)], args: &[&str]) -> Run {
 fn expect_code(run: Run, code: i32, what: &str) -> Run {
     assert_eq!(run.code, Some(code), "{what}: expected exit {code}:\n{run}");
     run
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// Whitespace collapsed, so column alignment does not matter.
-fn norm(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The part of a drift report under `heading`, up to the next heading or the summary line.
-fn section<'a>(out: &'a str, heading: &str) -> Option<&'a str> {
-    let start = out.find(heading)? + heading.len();
-    let rest = &out[start..];
-    let end = [CHANGED, DELETED, UNMANAGED, "\nDrift:"]
-        .iter()
-        .filter_map(|h| rest.find(h))
-        .min()
-        .unwrap_or(rest.len());
-    Some(&rest[..end])
-}
-
-/// The block of one object: from its `# ADDRESS ...` line to the next blank line.
-fn block(text: &str, address: &str) -> Option<String> {
-    let marker = format!("# {address} ");
-    let mut lines = text
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with(&marker));
-    let first = lines.next()?;
-    let mut out = vec![first];
-    out.extend(lines.take_while(|l| !l.trim().is_empty()));
-    Some(out.join("\n"))
 }
 
 /// The attribute lines of a block (`~ name = ...`, `+ name = ...`), whitespace-normalised.

@@ -216,3 +216,81 @@ pub fn all_output(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// One aegisctl run, captured; `Display` shows the exit status and both streams.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// stdout and stderr together, for grepping.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A path as the &str a command line takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Whitespace collapsed, so column alignment does not matter.
+pub fn norm(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The block of one object in a plan or drift report: from its `# ADDRESS ...` line to the
+/// next blank line.
+pub fn block(text: &str, address: &str) -> Option<String> {
+    let marker = format!("# {address} ");
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(&marker));
+    let first = lines.next()?;
+    let mut out = vec![first];
+    out.extend(lines.take_while(|l| !l.trim().is_empty()));
+    Some(out.join("\n"))
+}
+
+pub const CHANGED: &str = "Changed outside aegisctl:";
+pub const DELETED: &str = "Deleted outside aegisctl:";
+pub const UNMANAGED: &str = "Not managed by aegisctl:";
+
+/// The part of a drift report under `heading`, up to the next heading or the summary line.
+pub fn section<'a>(out: &'a str, heading: &str) -> Option<&'a str> {
+    let start = out.find(heading)? + heading.len();
+    let rest = &out[start..];
+    let end = [CHANGED, DELETED, UNMANAGED, "\nDrift:"]
+        .iter()
+        .filter_map(|h| rest.find(h))
+        .min()
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Writes a topology into its own sub-directory of the server's temp dir.
+pub fn topology(bao: &Bao, name: &str, yaml: &str) -> PathBuf {
+    let dir = bao.dir.path().join(name);
+    std::fs::create_dir_all(&dir).expect("topology dir");
+    write_topology(&dir, yaml)
+}
