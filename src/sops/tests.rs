@@ -1,6 +1,8 @@
 //! Unit tests against fixtures that the real `sops` 3.11.0 encrypted (regenerate with
 //! `tests/fixtures/sops/regenerate.sh`), so they run without a `sops` binary; the interop suite
 //! in `tests/sops_interop.rs` covers every option against a live `sops`.
+//!
+//! Test code only: `mod.rs` includes this file under #[cfg(test)].
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
