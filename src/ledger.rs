@@ -158,9 +158,10 @@ impl Ledger {
             let body =
                 Body::new(json!({ "options": { "cas": 0 }, "data": { "hmac_key": key.expose() } }))
                     .with_secret(&key);
-            // A freshly enabled KV v2 mount needs a moment before it accepts writes.
+            // (A freshly enabled KV v2 mount needs a moment: the client retries that answer.)
             let key_path = format!("{mount}/data/{KEY_PATH}");
-            retry_young_mount(|| client.write("", &key_path, &body))
+            client
+                .write("", &key_path, &body)
                 .await
                 .map_err(bao(&mount))?;
             self.key = Some(key);
@@ -205,27 +206,5 @@ impl Ledger {
             .unwrap_or(self.version + 1);
         self.entries = entries;
         Ok(true)
-    }
-}
-
-/// Retries a write a few times while a new KV v2 mount finishes its upgrade.
-pub async fn retry_young_mount<F, Fut>(mut f: F) -> Result<Option<Value>, BaoError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<Value>, BaoError>>,
-{
-    let mut tries = 0;
-    loop {
-        match f().await {
-            Err(e)
-                if tries < 20
-                    && matches!(e.status(), Some(400) | Some(500))
-                    && e.to_string().contains("upgrad") =>
-            {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            other => return other,
-        }
     }
 }

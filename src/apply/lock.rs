@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use thiserror::Error;
 
 use crate::backends::openbao::{BaoClient, BaoError, Body};
-use crate::ledger::retry_young_mount;
 
 pub const LOCK_PATH: &str = "lock";
 
@@ -86,7 +85,7 @@ impl Lock {
             "data": { "holder": holder, "since": crate::clock::now_rfc3339() },
         }));
         let path = format!("{mount}/data/{LOCK_PATH}");
-        match retry_young_mount(|| client.write("", &path, &body)).await {
+        match client.write("", &path, &body).await {
             Ok(resp) => Ok(Lock {
                 mount: mount.to_owned(),
                 version: resp

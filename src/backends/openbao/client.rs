@@ -210,7 +210,38 @@ impl BaoClient {
     }
 
     /// The one request function everything goes through.
+    ///
+    /// A KV v2 mount that was just enabled answers 400 "Upgrading from non-versioned to
+    /// versioned data" for a moment; that answer is retried for up to two seconds.
     pub async fn request(
+        &self,
+        method: Method,
+        ns: &str,
+        path: &str,
+        body: Option<&Body>,
+        wrap_ttl: Option<&str>,
+    ) -> Result<Option<Value>, BaoError> {
+        let mut tries = 0;
+        loop {
+            match self
+                .request_once(method.clone(), ns, path, body, wrap_ttl)
+                .await
+            {
+                Err(e)
+                    if tries < 20
+                        && e.status() == Some(400)
+                        && e.to_string().contains("Upgrading from non-versioned") =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One request (with the HTTP layer's own retries).
+    async fn request_once(
         &self,
         method: Method,
         ns: &str,
