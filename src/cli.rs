@@ -148,6 +148,9 @@ pub struct BootstrapArgs {
     /// Show minted bootstraps and whether each was unwrapped
     #[arg(long)]
     pub list: bool,
+    /// With --list: one JSON document on stdout
+    #[arg(long, requires = "list")]
+    pub json: bool,
     /// The local JSON-lines audit file (default: bootstrap-audit.jsonl beside the topology)
     #[arg(long, value_name = "FILE")]
     pub audit_file: Option<PathBuf>,

@@ -73,6 +73,7 @@ fn usage(message: impl Into<String>, help: impl Into<String>) -> CliError {
 pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
     let json = match &cli.command {
         Command::Validate { json, .. } => *json,
+        Command::Bootstrap(args) => args.json,
         Command::Plan { run, .. } | Command::Apply { run, .. } | Command::Drift { run, .. } => {
             run.json
         }
@@ -446,9 +447,6 @@ async fn apply_cmd(
             "apply needs confirmation, and there is no terminal to ask on",
             "review with `aegisctl plan`, then run `aegisctl apply --auto-approve`, or save a plan with -out and apply that",
         ));
-    }
-    if saved.is_none() && auto_approve && printer.json {
-        // fine: non-interactive JSON apply
     }
     let mut desired = load(printer, &topology_file)?;
     target_closure(&desired, &flags.targets)?;
