@@ -34,6 +34,16 @@ openbao:
     )
 }
 
+/// aegisctl on `file` with `REF_ENV_VALUE` set (the topology's `env:` input).
+fn refs(bao: &Bao, env_value: &str, args: &[&str], file: &std::path::Path) -> std::process::Output {
+    bao.aegisctl()
+        .env("REF_ENV_VALUE", env_value)
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("run aegisctl")
+}
+
 fn setup(bao: &Bao) {
     bao.bao_ok(&["secrets", "enable", "-path=source", "kv-v2"]);
     bao.bao_ok(&[
@@ -68,13 +78,7 @@ fn vault_references_converge_and_stay_secret() {
     std::fs::write(dir.join("value.txt"), "from-a-file\n").unwrap();
     let file = write_topology(&dir, &topology(""));
 
-    let validate = bao
-        .aegisctl()
-        .env("REF_ENV_VALUE", "from-env")
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let validate = refs(&bao, "from-env", &["validate"], &file);
     assert!(
         validate.status.success(),
         "{}",
@@ -85,13 +89,12 @@ fn vault_references_converge_and_stay_secret() {
     );
 
     let mark = bao.audit_mark();
-    let apply = bao
-        .aegisctl()
-        .env("REF_ENV_VALUE", "from-env")
-        .args(["apply", "--auto-approve", "-vvv"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let apply = refs(
+        &bao,
+        "from-env",
+        &["apply", "--auto-approve", "-vvv"],
+        &file,
+    );
     let all = format!(
         "{}{}",
         String::from_utf8_lossy(&apply.stdout),
@@ -127,13 +130,7 @@ fn vault_references_converge_and_stay_secret() {
         "a vault: reference is read in the namespace of the object using it"
     );
 
-    let plan = bao
-        .aegisctl()
-        .env("REF_ENV_VALUE", "from-env")
-        .args(["plan", "--detailed-exitcode"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let plan = refs(&bao, "from-env", &["plan", "--detailed-exitcode"], &file);
     assert_eq!(
         plan.status.code(),
         Some(0),
@@ -148,13 +145,7 @@ fn vault_references_converge_and_stay_secret() {
         "source/app/creds",
         "token=rotated-source-value",
     ]);
-    let plan = bao
-        .aegisctl()
-        .env("REF_ENV_VALUE", "from-env")
-        .args(["plan", "--detailed-exitcode"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let plan = refs(&bao, "from-env", &["plan", "--detailed-exitcode"], &file);
     let out = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(plan.status.code(), Some(2), "{out}");
     assert!(
@@ -180,13 +171,7 @@ fn a_vault_reference_to_nothing_is_an_error_before_any_write() {
         ),
     );
     let mark = bao.audit_mark();
-    let out = bao
-        .aegisctl()
-        .env("REF_ENV_VALUE", "x")
-        .args(["apply", "--auto-approve"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = refs(&bao, "x", &["apply", "--auto-approve"], &file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
