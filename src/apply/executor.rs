@@ -79,34 +79,19 @@ enum State {
 }
 
 /// For each change, the indices of the changes it must wait for.
-fn dependencies(
-    plan: &Plan,
-    desired: &BTreeMap<&Address, &DesiredResource>,
-    registry: &Registry,
-) -> Vec<Vec<usize>> {
+fn dependencies(plan: &Plan, desired: &BTreeMap<&Address, &DesiredResource>) -> Vec<Vec<usize>> {
     let index: HashMap<&Address, usize> = plan
         .changes
         .iter()
         .enumerate()
         .map(|(i, c)| (&c.address, i))
         .collect();
-    let order = |c: &Change| {
-        registry
-            .get(&c.id.kind)
-            .map(|k| k.destroy_order())
-            .unwrap_or(50)
-    };
     plan.changes
         .iter()
         .map(|c| {
             if c.action == Action::Delete {
-                // Children (lower destroy order) go before the things they live in.
-                plan.changes
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, o)| o.action == Action::Delete && order(o) < order(c))
-                    .map(|(i, _)| i)
-                    .collect()
+                // Deletions are ordered by level instead (see `DeleteLevels`).
+                Vec::new()
             } else {
                 desired
                     .get(&c.address)
@@ -120,6 +105,73 @@ fn dependencies(
             }
         })
         .collect()
+}
+
+/// Deletions go level by level, children first: a level is released once every deletion of
+/// the levels below it has succeeded. Levels instead of edges keep a prune of thousands of
+/// objects linear (an edge from each deletion to every lower one would be quadratic).
+struct DeleteLevels {
+    /// Levels not released yet, lowest first.
+    pending: std::collections::btree_map::IntoIter<u8, Vec<usize>>,
+    /// Deletions of the released level still to finish.
+    unfinished: usize,
+}
+
+impl DeleteLevels {
+    fn new(plan: &Plan, registry: &Registry) -> Self {
+        let mut levels: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
+        for (i, c) in plan
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.action == Action::Delete)
+        {
+            let order = registry
+                .get(&c.id.kind)
+                .map(|k| k.destroy_order())
+                .unwrap_or(50);
+            levels.entry(order).or_default().push(i);
+        }
+        DeleteLevels {
+            pending: levels.into_iter(),
+            unfinished: 0,
+        }
+    }
+
+    /// The next level's deletions, once the current one is done.
+    fn release(&mut self) -> Vec<usize> {
+        if self.unfinished > 0 {
+            return Vec::new();
+        }
+        match self.pending.next() {
+            Some((_, level)) => {
+                self.unfinished = level.len();
+                level
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Every deletion not released yet (to skip them after a failure).
+    fn rest(&mut self) -> Vec<usize> {
+        self.pending.by_ref().flat_map(|(_, l)| l).collect()
+    }
+}
+
+/// A change succeeded (or was handed to the operator): its dependents may be ready now.
+fn release_dependents(
+    i: usize,
+    dependents: &[Vec<usize>],
+    waiting: &mut [usize],
+    state: &[State],
+    ready: &mut VecDeque<usize>,
+) {
+    for &j in &dependents[i] {
+        waiting[j] -= 1;
+        if waiting[j] == 0 && state[j] == State::Pending {
+            ready.push_back(j);
+        }
+    }
 }
 
 async fn run_one(
@@ -167,7 +219,7 @@ pub async fn execute(
 ) -> Vec<(Change, Outcome)> {
     let by_addr: BTreeMap<&Address, &DesiredResource> =
         desired.resources.iter().map(|r| (&r.address, r)).collect();
-    let deps = dependencies(plan, &by_addr, registry);
+    let deps = dependencies(plan, &by_addr);
     let n = plan.changes.len();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
@@ -176,7 +228,11 @@ pub async fn execute(
             dependents[d].push(i);
         }
     }
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut deletes = DeleteLevels::new(plan, registry);
+    let mut ready: VecDeque<usize> = (0..n)
+        .filter(|&i| waiting[i] == 0 && plan.changes[i].action != Action::Delete)
+        .collect();
+    ready.extend(deletes.release());
     let mut state = vec![State::Pending; n];
     let mut running = FuturesUnordered::new();
     loop {
@@ -185,12 +241,7 @@ pub async fn execute(
             let change = &plan.changes[i];
             if change.manual.is_some() {
                 // Nothing to send; dependents go ahead (they may rely on the operator's step).
-                for &j in &dependents[i] {
-                    waiting[j] -= 1;
-                    if waiting[j] == 0 && state[j] == State::Pending {
-                        ready.push_back(j);
-                    }
-                }
+                release_dependents(i, &dependents, &mut waiting, &state, &mut ready);
                 reporter.finished(change, &Outcome::Manual);
                 state[i] = State::Finished(Outcome::Manual);
                 continue;
@@ -204,20 +255,24 @@ pub async fn execute(
         let Some((i, result)) = running.next().await else {
             break;
         };
+        let is_delete = plan.changes[i].action == Action::Delete;
         let outcome = match result {
             Ok(()) => {
-                for &j in &dependents[i] {
-                    waiting[j] -= 1;
-                    if waiting[j] == 0 && state[j] == State::Pending {
-                        ready.push_back(j);
-                    }
+                release_dependents(i, &dependents, &mut waiting, &state, &mut ready);
+                if is_delete {
+                    deletes.unfinished -= 1;
+                    ready.extend(deletes.release());
                 }
                 Outcome::Done
             }
             Err(e) => {
-                // Everything downstream is skipped, naming the change that failed.
+                // Everything downstream is skipped, naming the change that failed; after a
+                // failed deletion, so are the deletions of the levels above it.
                 let failed = plan.changes[i].address.clone();
                 let mut stack = dependents[i].clone();
+                if is_delete {
+                    stack.extend(deletes.rest());
+                }
                 while let Some(j) = stack.pop() {
                     if state[j] != State::Pending {
                         continue;
@@ -259,22 +314,35 @@ mod tests {
     use crate::model::{OpenBaoConn, ResourceId};
 
     /// A kind that records the order of writes and fails for names starting with "bad".
-    struct Recorder(Mutex<Vec<String>>);
+    struct Recorder {
+        name: &'static str,
+        order: u8,
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Recorder {
+        fn note(&self, what: &str, name: &str) -> Result<(), BaoError> {
+            if name.starts_with("bad") {
+                return Err(BaoError::Refused("refused".into()));
+            }
+            self.log.lock().unwrap().push(format!("{what} {name}"));
+            Ok(())
+        }
+    }
 
     #[async_trait]
     impl Kind for Recorder {
         fn name(&self) -> &'static str {
-            "thing"
+            self.name
+        }
+        fn destroy_order(&self) -> u8 {
+            self.order
         }
         async fn read(&self, _: &ResourceId) -> Result<Option<Live>, BaoError> {
             Ok(None)
         }
         async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
-            if res.id.name.starts_with("bad") {
-                return Err(BaoError::Refused("refused".into()));
-            }
-            self.0.lock().unwrap().push(res.id.name.clone());
-            Ok(())
+            self.note("create", &res.id.name)
         }
         async fn update(
             &self,
@@ -284,8 +352,8 @@ mod tests {
         ) -> Result<(), BaoError> {
             Ok(())
         }
-        async fn delete(&self, _: &ResourceId) -> Result<(), BaoError> {
-            Ok(())
+        async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+            self.note("delete", &id.name)
         }
         async fn list(&self, _: &str, _: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
             Ok(vec![])
@@ -298,6 +366,18 @@ mod tests {
         fn finished(&self, _: &Change, _: &Outcome) {}
     }
 
+    fn registry(log: &Arc<Mutex<Vec<String>>>) -> Registry {
+        let mut registry = Registry::default();
+        for (name, order) in [("thing", 50), ("leaf", 10), ("container", 90)] {
+            registry.add(Arc::new(Recorder {
+                name,
+                order,
+                log: Arc::clone(log),
+            }));
+        }
+        registry
+    }
+
     fn res(name: &str, deps: &[&str]) -> DesiredResource {
         let mut r = DesiredResource::new(ResourceId::new("", "thing", None, name), BTreeMap::new());
         r.depends_on = deps
@@ -307,12 +387,8 @@ mod tests {
         r
     }
 
-    #[tokio::test]
-    async fn dependents_wait_and_failures_skip_downstream() {
-        let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
-        let mut registry = Registry::default();
-        registry.add(recorder.clone());
-        let desired = Desired {
+    fn desired(resources: Vec<DesiredResource>) -> Desired {
+        Desired {
             file: "t.yaml".into(),
             conn: OpenBaoConn {
                 address: None,
@@ -320,46 +396,129 @@ mod tests {
                 ca_cert: None,
             },
             ledger_mount: "aegisctl".into(),
-            resources: vec![
-                res("child", &["parent"]),
-                res("parent", &[]),
-                res("bad", &[]),
-                res("after-bad", &["bad"]),
-                res("after-after-bad", &["after-bad"]),
-            ],
+            resources,
             hosts: vec![],
             warnings: vec![],
-        };
+        }
+    }
+
+    fn change(id: ResourceId, action: Action) -> Change {
+        Change {
+            address: id.address(),
+            id,
+            action,
+            attrs: vec![],
+            warning: None,
+            manual: None,
+        }
+    }
+
+    fn outcome(results: &[(Change, Outcome)], name: &str) -> Outcome {
+        results
+            .iter()
+            .find(|(c, _)| c.id.name == name)
+            .map(|(_, o)| o.clone())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn dependents_wait_and_failures_skip_downstream() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let desired = desired(vec![
+            res("child", &["parent"]),
+            res("parent", &[]),
+            res("bad", &[]),
+            res("after-bad", &["bad"]),
+            res("after-after-bad", &["after-bad"]),
+        ]);
         let plan = Plan {
             changes: desired
                 .resources
                 .iter()
-                .map(|r| Change {
-                    address: r.address.clone(),
-                    id: r.id.clone(),
-                    action: Action::Create,
-                    attrs: vec![],
-                    warning: None,
-                    manual: None,
-                })
+                .map(|r| change(r.id.clone(), Action::Create))
                 .collect(),
         };
-        let results = execute(&plan, &desired, &Observed::default(), &registry, 4, &Quiet).await;
-        let outcome = |n: &str| {
-            results
-                .iter()
-                .find(|(c, _)| c.id.name == n)
-                .map(|(_, o)| o.clone())
-                .unwrap()
-        };
-        assert_eq!(outcome("parent"), Outcome::Done);
-        assert_eq!(outcome("child"), Outcome::Done);
-        assert!(matches!(outcome("bad"), Outcome::Failed(_)));
+        let results = execute(
+            &plan,
+            &desired,
+            &Observed::default(),
+            &registry(&log),
+            4,
+            &Quiet,
+        )
+        .await;
+        assert_eq!(outcome(&results, "parent"), Outcome::Done);
+        assert_eq!(outcome(&results, "child"), Outcome::Done);
+        assert!(matches!(outcome(&results, "bad"), Outcome::Failed(_)));
         let bad = ResourceId::new("", "thing", None, "bad").address();
-        assert_eq!(outcome("after-bad"), Outcome::Skipped(bad.clone()));
-        assert_eq!(outcome("after-after-bad"), Outcome::Skipped(bad));
-        let order = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            outcome(&results, "after-bad"),
+            Outcome::Skipped(bad.clone())
+        );
+        assert_eq!(outcome(&results, "after-after-bad"), Outcome::Skipped(bad));
+        let order = log.lock().unwrap().clone();
         let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
-        assert!(pos("parent") < pos("child"), "{order:?}");
+        assert!(pos("create parent") < pos("create child"), "{order:?}");
+    }
+
+    #[tokio::test]
+    async fn deletions_go_children_first_and_stop_above_a_failure() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let del =
+            |kind: &str, name: &str| change(ResourceId::new("", kind, None, name), Action::Delete);
+        // Listed containers first, to show the order comes from the levels, not the list.
+        let plan = Plan {
+            changes: vec![
+                del("container", "c1"),
+                del("thing", "t1"),
+                del("leaf", "l1"),
+                del("leaf", "l2"),
+            ],
+        };
+        let results = execute(
+            &plan,
+            &desired(vec![]),
+            &Observed::default(),
+            &registry(&log),
+            8,
+            &Quiet,
+        )
+        .await;
+        assert!(
+            results.iter().all(|(_, o)| *o == Outcome::Done),
+            "{results:?}"
+        );
+        let order = log.lock().unwrap().clone();
+        let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
+        assert!(
+            pos("delete l1") < pos("delete t1") && pos("delete l2") < pos("delete t1"),
+            "{order:?}"
+        );
+        assert!(pos("delete t1") < pos("delete c1"), "{order:?}");
+
+        log.lock().unwrap().clear();
+        let plan = Plan {
+            changes: vec![
+                del("container", "c1"),
+                del("leaf", "bad-leaf"),
+                del("leaf", "l1"),
+            ],
+        };
+        let results = execute(
+            &plan,
+            &desired(vec![]),
+            &Observed::default(),
+            &registry(&log),
+            8,
+            &Quiet,
+        )
+        .await;
+        let failed = ResourceId::new("", "leaf", None, "bad-leaf").address();
+        assert_eq!(outcome(&results, "l1"), Outcome::Done);
+        assert_eq!(
+            outcome(&results, "c1"),
+            Outcome::Skipped(failed),
+            "a container stays when a child could not go"
+        );
     }
 }
