@@ -280,6 +280,8 @@ impl Session {
     /// Marks the changes the server will not take through its API with what to do instead, and
     /// the deletions that must be refused with why.
     async fn annotate(&self, desired: &Desired, plan: &mut Plan) -> Result<(), CliError> {
+        let by_addr: BTreeMap<&Address, &crate::model::DesiredResource> =
+            desired.resources.iter().map(|r| (&r.address, r)).collect();
         for change in plan
             .changes
             .iter_mut()
@@ -287,10 +289,7 @@ impl Session {
         {
             let (Some(kind), Some(res)) = (
                 self.registry.get(&change.id.kind),
-                desired
-                    .resources
-                    .iter()
-                    .find(|r| r.address == change.address),
+                by_addr.get(&change.address).copied(),
             ) else {
                 continue;
             };
@@ -500,7 +499,10 @@ async fn apply_locked(
 ) -> Result<u8, CliError> {
     let parallelism: usize = run.parallelism.into();
     let opts = plan_options(flags);
-    let observed = session.observe(desired, ledger, true, parallelism).await?;
+    // Objects only the ledger holds matter only to --prune: read them only then.
+    let observed = session
+        .observe(desired, ledger, opts.prune, parallelism)
+        .await?;
     let mut plan = diff::plan(desired, &observed, ledger, &session.registry, &opts)?;
     session.annotate(desired, &mut plan).await?;
 
@@ -561,6 +563,7 @@ async fn apply_locked(
             &observed,
             &ApplyReport::default(),
             &opts,
+            parallelism,
         )
         .await?;
         if printer.json {
@@ -591,7 +594,16 @@ async fn apply_locked(
         results,
         inconsistent: Vec::new(),
     };
-    report.inconsistent = record(session, desired, ledger, &observed, &report, &opts).await?;
+    report.inconsistent = record(
+        session,
+        desired,
+        ledger,
+        &observed,
+        &report,
+        &opts,
+        parallelism,
+    )
+    .await?;
 
     if printer.json {
         let rows: Vec<(Change, String, Option<String>)> = report
@@ -664,8 +676,14 @@ async fn record(
     observed: &Observed,
     report: &ApplyReport,
     opts: &PlanOptions,
+    parallelism: usize,
 ) -> Result<Vec<Change>, CliError> {
     session.bao.forget_tables();
+    let outcomes: BTreeMap<&Address, &Outcome> = report
+        .results
+        .iter()
+        .map(|(c, o)| (&c.address, o))
+        .collect();
     let written: BTreeMap<&Address, &Change> = report
         .results
         .iter()
@@ -673,7 +691,7 @@ async fn record(
         .map(|(c, _)| (&c.address, c))
         .collect();
     let touched: Vec<&ResourceId> = report.results.iter().map(|(c, _)| &c.id).collect();
-    let reread = observe(&session.registry, touched, 16).await?;
+    let reread = observe(&session.registry, touched, parallelism).await?;
     let live_now = |a: &Address| -> Option<&crate::backends::Live> {
         match reread.live.get(a) {
             Some(v) => v.as_ref(),
@@ -697,10 +715,8 @@ async fn record(
         if selected.as_ref().is_some_and(|s| !s.contains(&res.address)) {
             continue;
         }
-        let manual = report
-            .results
-            .iter()
-            .any(|(c, o)| c.address == res.address && *o == Outcome::Manual);
+        let outcome = outcomes.get(&res.address).copied();
+        let manual = outcome == Some(&Outcome::Manual);
         let Some(live) = live_now(&res.address) else {
             if manual {
                 // Declared and handed to the operator: drift reports it until it exists.
@@ -716,11 +732,7 @@ async fn record(
             id: res.id.clone(),
             fp: BTreeMap::new(),
         });
-        let failed = report
-            .results
-            .iter()
-            .any(|(c, o)| c.address == res.address && *o != Outcome::Done);
-        if failed {
+        if outcome.is_some_and(|o| *o != Outcome::Done) {
             continue;
         }
         for (field, value) in &res.attrs {
@@ -736,14 +748,15 @@ async fn record(
     let mut view = ledger.clone();
     view.entries = entries.clone();
     let mut inconsistent = Vec::new();
-    for (addr, c) in &written {
-        let Some(res) = desired.resources.iter().find(|r| &r.address == *addr) else {
+    for res in &desired.resources {
+        let Some(c) = written.get(&res.address) else {
             continue;
         };
+        let addr = &res.address;
         let Some(kind) = session.registry.get(&res.id.kind) else {
             continue;
         };
-        match reread.live.get(*addr).and_then(Option::as_ref) {
+        match reread.live.get(addr).and_then(Option::as_ref) {
             Some(live) => {
                 let attrs = attr_diffs(kind.as_ref(), res, live, &view);
                 if !attrs.is_empty() {
