@@ -26,7 +26,7 @@ pub struct RawTopology {
     pub infisical: Option<Node>,
     /// What `aegisctl bootstrap` renders for.
     #[serde(default)]
-    pub hosts: BTreeMap<String, Spanned<RawHost>>,
+    pub hosts: BTreeMap<String, RawHost>,
 }
 
 /// A host that gets a bootstrap (cloud-init user-data or a launcher env file).

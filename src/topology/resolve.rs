@@ -354,7 +354,7 @@ pub(crate) fn resolve(
         openbao(&mut r, &ob.value, &mut desired);
     }
     for (name, host) in &raw.hosts {
-        hosts(&mut r, name, &host.value, Loc::of(host), &mut desired);
+        hosts(&mut r, name, host, &mut desired);
     }
     if r.problems.is_empty() {
         Ok(desired)
@@ -1011,7 +1011,7 @@ fn secrets_mount(
 }
 
 /// A host of `hosts:`; its AppRole role must be declared (unless `external: true`).
-fn hosts(r: &mut Resolver, name: &str, h: &RawHost, loc: Loc, desired: &mut Desired) {
+fn hosts(r: &mut Resolver, name: &str, h: &RawHost, desired: &mut Desired) {
     let kind = match h.kind.as_str() {
         Some("lxc") => HostKind::Lxc,
         Some("agent") => HostKind::Agent,
@@ -1132,7 +1132,6 @@ fn hosts(r: &mut Resolver, name: &str, h: &RawHost, loc: Loc, desired: &mut Desi
         },
         None => None,
     };
-    let _ = loc;
     desired.hosts.push(Host {
         name: name.to_owned(),
         kind,
