@@ -18,7 +18,7 @@ use crate::cli::{BootstrapArgs, Cli, Command, ImportSource, PlanFlags, RunFlags}
 use crate::ledger::{Entry, Ledger, LedgerError};
 use crate::model::{Address, AttrValue, Desired, OpenBaoConn, ResourceId};
 use crate::plan::diff::{self, attr_diffs, target_closure};
-use crate::plan::observe::{NAMESPACE_KIND, namespace_path, observe};
+use crate::plan::observe::{NAMESPACE_KIND, observe};
 use crate::plan::render::{human, json};
 use crate::plan::{Action, Change, Observed, Plan, PlanError, PlanOptions};
 use crate::printer::Printer;
@@ -266,15 +266,12 @@ impl Session {
             .cloned();
         let Some(mount) = mount else { return Ok(None) };
         let rest = &path[mount.len() + 1..];
-        let resp = self
-            .client()
-            .read(ns, &format!("{mount}/data/{rest}"))
-            .await?;
-        Ok(resp.and_then(|v| {
-            v.pointer("/data/data")
-                .and_then(serde_json::Value::as_object)
-                .cloned()
-        }))
+        // The KV secret kind reads it, as plan would.
+        let id = ResourceId::new(ns, "kv_secret", Some(&mount), rest);
+        match self.registry.get(&id.kind) {
+            Some(kind) => Ok(kind.read(&id).await?),
+            None => Ok(None),
+        }
     }
 
     /// Marks the changes the server will not take through its API with what to do instead, and
@@ -793,7 +790,7 @@ async fn drift_cmd(printer: &Printer, file: &Path, run: &RunFlags) -> Result<u8,
         .filter(|r| r.id.kind == NAMESPACE_KIND)
     {
         if matches!(observed.live.get(&r.address), Some(Some(_))) {
-            namespaces.insert(namespace_path(&r.id));
+            namespaces.insert(r.id.namespace_path());
         }
     }
     let mut existing = Vec::new();

@@ -38,6 +38,15 @@ impl ResourceId {
         }
     }
 
+    /// For a namespace resource: the namespace's own full path (`tenant-acme/team-x`).
+    pub fn namespace_path(&self) -> String {
+        if self.namespace.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.namespace, self.name)
+        }
+    }
+
     /// The user-facing address, e.g. `openbao[root].approle_role["approle/aegis-daemon"]`.
     pub fn address(&self) -> Address {
         let scope = if self.namespace.is_empty() {

@@ -14,15 +14,6 @@ use crate::model::ResourceId;
 /// The kind name of namespaces, whose ids scope every other id.
 pub const NAMESPACE_KIND: &str = "namespace";
 
-/// The full path of a namespace resource.
-pub fn namespace_path(id: &ResourceId) -> String {
-    if id.namespace.is_empty() {
-        id.name.clone()
-    } else {
-        format!("{}/{}", id.namespace, id.name)
-    }
-}
-
 async fn read_all(
     registry: &Registry,
     ids: Vec<&ResourceId>,
@@ -60,7 +51,7 @@ pub async fn observe<'a>(
     let mut by_depth: BTreeMap<usize, Vec<&ResourceId>> = BTreeMap::new();
     for id in ids.iter().filter(|id| id.kind == NAMESPACE_KIND) {
         by_depth
-            .entry(namespace_path(id).matches('/').count())
+            .entry(id.namespace_path().matches('/').count())
             .or_default()
             .push(id);
     }
@@ -70,12 +61,12 @@ pub async fn observe<'a>(
             .partition(|id| inside_absent(&id.namespace, &absent));
         for id in skip {
             out.live.insert(id.address(), None);
-            absent.insert(namespace_path(id));
+            absent.insert(id.namespace_path());
         }
         read_all(registry, read.clone(), parallelism, &mut out).await?;
         for id in read {
             if matches!(out.live.get(&id.address()), Some(None)) {
-                absent.insert(namespace_path(id));
+                absent.insert(id.namespace_path());
             }
         }
     }

@@ -668,7 +668,7 @@ fn auth_mount(
         },
         None => path.rsplit('/').next().unwrap_or(path).to_owned(),
     };
-    if path == "token" {
+    if crate::backends::openbao::mount::BUILTIN_AUTH.contains(&path) {
         r.problem(
             loc,
             "the `token` auth mount is built in and cannot be managed",
@@ -891,7 +891,7 @@ fn secrets_mount(
         );
         return;
     };
-    if ["sys", "cubbyhole", "identity"].contains(&path) {
+    if crate::backends::openbao::mount::BUILTIN_SECRETS.contains(&path) {
         r.problem(
             loc,
             format!("`{path}` is a built-in mount and cannot be managed"),

@@ -16,8 +16,8 @@ use crate::backends::{Kind, Live};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 
 /// Mounts OpenBao has by itself; never listed, never managed.
-const BUILTIN_SECRETS: &[&str] = &["sys", "cubbyhole", "identity"];
-const BUILTIN_AUTH: &[&str] = &["token"];
+pub const BUILTIN_SECRETS: &[&str] = &["sys", "cubbyhole", "identity"];
+pub const BUILTIN_AUTH: &[&str] = &["token"];
 
 pub struct Mount {
     bao: Arc<OpenBao>,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::mount::{BUILTIN_AUTH, BUILTIN_SECRETS};
 use super::{BaoError, Body, OpenBao, Table};
 use crate::backends::{Kind, Live};
 use crate::model::{Address, DesiredResource, ResourceId};
@@ -29,12 +30,8 @@ impl Namespace {
         let mut found = Vec::new();
         self.bao.forget_tables();
         for (table, builtins, kind) in [
-            (
-                Table::Secrets,
-                &["sys", "cubbyhole", "identity"][..],
-                "mount",
-            ),
-            (Table::Auth, &["token"][..], "auth"),
+            (Table::Secrets, BUILTIN_SECRETS, "mount"),
+            (Table::Auth, BUILTIN_AUTH, "auth"),
         ] {
             for k in self.bao.table(path, table).await?.keys() {
                 if !builtins.contains(&k.as_str()) {
@@ -65,21 +62,13 @@ impl Namespace {
         deleting: &BTreeSet<Address>,
     ) -> Result<Vec<String>, BaoError> {
         Ok(self
-            .contents(&full_path(id))
+            .contents(&id.namespace_path())
             .await?
             .into_iter()
             .map(|c| c.address())
             .filter(|a| !deleting.contains(a))
             .map(|a| a.0)
             .collect())
-    }
-}
-
-fn full_path(id: &ResourceId) -> String {
-    if id.namespace.is_empty() {
-        id.name.clone()
-    } else {
-        format!("{}/{}", id.namespace, id.name)
     }
 }
 
@@ -161,7 +150,7 @@ impl Kind for Namespace {
         Ok((!left.is_empty()).then(|| {
             format!(
                 "namespace {} still holds objects aegisctl does not manage ({}); deleting it would delete them too: remove or declare them first",
-                full_path(id),
+                id.namespace_path(),
                 left.join(", ")
             )
         }))
@@ -174,7 +163,7 @@ impl Kind for Namespace {
         if !left.is_empty() {
             return Err(BaoError::Refused(format!(
                 "refusing to delete namespace {}: it still holds {}",
-                full_path(id),
+                id.namespace_path(),
                 left.join(", ")
             )));
         }
