@@ -50,9 +50,22 @@ pub struct PlanFlags {
     /// Also destroy objects aegisctl manages (per its ledger) that the file no longer declares
     #[arg(long)]
     pub prune: bool,
-    /// Allow replacing objects whose replacement destroys data (a Transit key's type, a mount's type)
+    /// Allow changes that destroy data: replacing or deleting a Transit key, replacing a mount,
+    /// deleting a container together with objects aegisctl does not manage (the plan lists them)
     #[arg(long)]
     pub allow_destroy: bool,
+    /// Take write-only fields that have no fingerprint in the ledger (passwords, secret keys of
+    /// objects aegisctl did not create) as they are on the server, recording a baseline instead
+    /// of sending them
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+impl PlanFlags {
+    /// Whether any flag that shapes a plan was given (apply of a saved plan takes them from it).
+    pub fn any(&self) -> bool {
+        !self.targets.is_empty() || self.prune || self.allow_destroy || self.adopt
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,11 +1,14 @@
 //! Import: what already exists on an OpenBao server, written as a topology file (plus
 //! `policies/*.hcl`) that plans "No changes." against that server.
 //!
-//! Objects are read through the same kinds that plan and apply use, so the imported fields are
-//! exactly the ones the differ compares. Built-ins and aegisctl's own ledger are skipped. No
-//! secret value is ever written: KV values and write-only secrets (database passwords, AWS
-//! secret keys, OIDC client secrets) become `env:` placeholders named after their path, and the
-//! report lists them so the operator can wire them up.
+//! Objects are read through the same kinds that plan and apply use, and only the fields OpenBao
+//! publishes as writable parameters are kept (the same schema plan checks against), so the
+//! imported fields are exactly the ones the differ compares. Built-ins and aegisctl's own
+//! ledger are skipped. No secret value is ever written: KV values (v2 and v1) and write-only
+//! secrets (database passwords, AWS secret keys, OIDC client secrets) become `env:`
+//! placeholders — `json:env:` for a value that is not text, so it keeps its type — and the
+//! report lists them. A placeholder's name is derived from the value's path plus a short hash
+//! of it: stable from one import to the next, and distinct for paths that read alike.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,6 +18,7 @@ use std::pin::Pin;
 use serde_json::{Map, Value, json};
 use thiserror::Error;
 
+use crate::backends::openbao::fields::{FieldCheck, known};
 use crate::backends::openbao::{BaoError, OpenBao, Table};
 use crate::backends::{Live, Registry};
 use crate::duration;
@@ -47,6 +51,7 @@ pub struct ImportReport {
 
 struct Importer<'a> {
     registry: &'a Registry,
+    fields: FieldCheck<'a>,
     ledger: String,
     out: PathBuf,
     report: ImportReport,
@@ -54,7 +59,7 @@ struct Importer<'a> {
 
 /// Imports `namespace` (and below) from the server into `out/topology.yaml`.
 pub async fn import_openbao(
-    bao: &OpenBao,
+    bao: &std::sync::Arc<OpenBao>,
     registry: &Registry,
     namespace: &str,
     ledger: &str,
@@ -62,6 +67,7 @@ pub async fn import_openbao(
 ) -> Result<ImportReport, ImportError> {
     let mut imp = Importer {
         registry,
+        fields: FieldCheck::new(bao),
         ledger: ledger.to_owned(),
         out: out.to_path_buf(),
         report: ImportReport::default(),
@@ -90,7 +96,9 @@ pub async fn import_openbao(
         if ns.is_empty() {
             String::new()
         } else {
-            format!(" (namespace {ns})")
+            format!(
+                " (namespace {ns} only).\n# Its paths are relative to that namespace: plan and apply it with BAO_NAMESPACE={ns}"
+            )
         }
     );
     text.push_str(&serde_saphyr::to_string(&Value::Object(doc)).map_err(|e| {
@@ -126,7 +134,8 @@ fn write(path: &Path, text: &str) -> Result<(), ImportError> {
 
 /// Drops what carries no information: nulls, empty strings, lists and maps, zeros.
 fn clean(live: Live) -> Map<String, Value> {
-    live.into_iter()
+    live.to_map()
+        .into_iter()
         .filter(|(_, v)| match v {
             Value::Null => false,
             Value::String(s) => !s.is_empty(),
@@ -176,7 +185,11 @@ fn nest(flat: Map<String, Value>) -> Map<String, Value> {
     out
 }
 
+/// An environment variable name for a value: its path in upper case, and 8 hex digits of a
+/// hash of the exact path, so `a-b` and `a_b` (which read alike) get different names and the
+/// same value gets the same name in every import.
 fn env_name(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
     let mut out = String::new();
     for c in parts.join("_").chars() {
         if c.is_ascii_alphanumeric() {
@@ -185,22 +198,42 @@ fn env_name(parts: &[&str]) -> String {
             out.push('_');
         }
     }
-    out.trim_matches('_').to_owned()
+    let base = out.trim_matches('_');
+    let hash = hex::encode(Sha256::digest(parts.join("\0").as_bytes()));
+    if base.is_empty() || base.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("AEGIS_{base}_{}", &hash[..8])
+    } else {
+        format!("{base}_{}", &hash[..8])
+    }
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ImportError>> + Send + 'a>>;
 
 impl Importer<'_> {
-    fn placeholder(&mut self, parts: &[&str], what: String) -> Value {
-        let base = env_name(parts);
-        let mut name = base.clone();
-        let mut n = 2;
-        while self.report.placeholders.iter().any(|(v, _)| *v == name) {
-            name = format!("{base}_{n}");
-            n += 1;
+    /// A reference to an environment variable for a secret; `json:` when the value is not
+    /// text, so that it comes back with its type.
+    fn placeholder(&mut self, parts: &[&str], what: String, sample: Option<&Value>) -> Value {
+        let name = env_name(parts);
+        let typed = match sample {
+            Some(Value::String(_)) | None => None,
+            Some(Value::Number(_)) => Some("a number"),
+            Some(Value::Bool(_)) => Some("a boolean"),
+            Some(Value::Null) => Some("null"),
+            Some(Value::Array(_)) => Some("a list"),
+            Some(Value::Object(_)) => Some("an object"),
+        };
+        match typed {
+            None => {
+                self.report.placeholders.push((name.clone(), what));
+                Value::String(format!("env:{name}"))
+            }
+            Some(t) => {
+                self.report
+                    .placeholders
+                    .push((name.clone(), format!("{what}, as JSON: {t}")));
+                Value::String(format!("json:env:{name}"))
+            }
         }
-        self.report.placeholders.push((name.clone(), what));
-        Value::String(format!("env:{name}"))
     }
 
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, ImportError> {
@@ -340,7 +373,7 @@ impl Importer<'_> {
             if live
                 .get("description")
                 .and_then(Value::as_str)
-                .is_some_and(|d| d.starts_with(crate::ledger::LEDGER_DESCRIPTION_PREFIX))
+                .is_some_and(|d| d.starts_with(crate::state::ledger::LEDGER_DESCRIPTION_PREFIX))
             {
                 continue;
             }
@@ -387,6 +420,7 @@ impl Importer<'_> {
             "approle" => &[("roles", "approle_role")],
             "jwt" | "oidc" => &[("roles", "jwt_role")],
             "kv-v2" => &[("kv", "kv_secret")],
+            "kv" => &[("kv", "kv_secret")],
             "transit" => &[("keys", "transit_key")],
             "database" => &[
                 ("connections", "database_connection"),
@@ -396,18 +430,31 @@ impl Importer<'_> {
             "aws" => &[("roles", "aws_role")],
             _ => &[],
         };
+        let here = (ns.to_owned(), mount.to_owned(), mount_res.id.kind == "auth");
         for (block, kind) in blocks {
             let mut entries = Map::new();
+            let mut metadata = Map::new();
             for id in self.list(kind, ns, &[mount_res]).await? {
                 let Some(live) = self.read(&id).await? else {
                     continue;
                 };
-                let entry = self.entry(ns, mount, kind, &id, live);
+                let tables = self.tables(kind, &id, mount_type, &here).await;
+                let mut entry = self.entry(ns, mount, kind, &id, live);
+                entry.retain(|k, _| known(&tables, k));
                 entries.insert(id.name.clone(), Value::Object(entry));
                 self.report.objects += 1;
+                if mount_type == "kv-v2"
+                    && let Some(m) = self.kv_metadata(&id).await?
+                {
+                    metadata.insert(id.name.clone(), Value::Object(m));
+                    self.report.objects += 1;
+                }
             }
             if !entries.is_empty() {
                 body.insert((*block).into(), Value::Object(entries));
+            }
+            if !metadata.is_empty() {
+                body.insert("kv_metadata".into(), Value::Object(metadata));
             }
         }
         // Singleton configs.
@@ -421,11 +468,14 @@ impl Importer<'_> {
             let Some(live) = self.read(&id).await? else {
                 continue;
             };
+            let tables = self.tables(kind, &id, mount_type, &here).await;
             let mut entry = clean(live);
+            entry.retain(|k, _| known(&tables, k));
             if *kind == "auth_config" && entry.contains_key("oidc_client_id") {
                 let v = self.placeholder(
                     &[ns, mount, "oidc_client_secret"],
                     format!("client secret of auth/{mount}/config"),
+                    None,
                 );
                 entry.insert("oidc_client_secret".into(), v);
             }
@@ -433,6 +483,7 @@ impl Importer<'_> {
                 let v = self.placeholder(
                     &[ns, mount, "secret_key"],
                     format!("AWS secret key of {mount}/config/root"),
+                    None,
                 );
                 entry.insert("secret_key".into(), v);
             }
@@ -452,6 +503,50 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// The parameter tables of an object (to keep only writable fields).
+    async fn tables(
+        &mut self,
+        kind: &str,
+        id: &ResourceId,
+        mount_type: &str,
+        here: &crate::backends::openbao::fields::MountRef,
+    ) -> crate::backends::openbao::fields::Tables {
+        let Some(k) = self.registry.get(kind).cloned() else {
+            return Vec::new();
+        };
+        self.fields
+            .tables_for(k.as_ref(), id, Some(mount_type), Some(here))
+            .await
+    }
+
+    /// A KV v2 secret's metadata where it differs from OpenBao's defaults.
+    async fn kv_metadata(
+        &self,
+        secret: &ResourceId,
+    ) -> Result<Option<Map<String, Value>>, ImportError> {
+        let id = ResourceId::new(
+            &secret.namespace,
+            "kv_metadata",
+            secret.mount.as_deref(),
+            &secret.name,
+        );
+        let Some(live) = self.read(&id).await? else {
+            return Ok(None);
+        };
+        let m: Map<String, Value> = live
+            .to_map()
+            .into_iter()
+            .filter(|(k, v)| match k.as_str() {
+                "max_versions" => v.as_u64().is_some_and(|n| n != 0),
+                "cas_required" => v.as_bool() == Some(true),
+                "delete_version_after" => !matches!(v.as_str(), Some("0s" | "") | None),
+                "custom_metadata" => v.as_object().is_some_and(|o| !o.is_empty()),
+                _ => false,
+            })
+            .collect();
+        Ok((!m.is_empty()).then_some(m))
+    }
+
     /// One child object's fields, secrets replaced by placeholders.
     fn entry(
         &mut self,
@@ -464,10 +559,11 @@ impl Importer<'_> {
         match kind {
             "kv_secret" => {
                 let mut out = Map::new();
-                for key in live.keys() {
+                for (key, value) in live.iter() {
                     let v = self.placeholder(
                         &[ns, mount, &id.name, key],
                         format!("key `{key}` of {mount}/{}", id.name),
+                        Some(value),
                     );
                     out.insert(key.clone(), v);
                 }
@@ -485,6 +581,7 @@ impl Importer<'_> {
                         "deletion_allowed",
                         "auto_rotate_period",
                         "min_encryption_version",
+                        "min_decryption_version",
                     ]),
                     &[],
                 );
@@ -501,6 +598,7 @@ impl Importer<'_> {
                 let v = self.placeholder(
                     &[ns, mount, &id.name, "password"],
                     format!("password of {mount}/config/{}", id.name),
+                    None,
                 );
                 m.insert("password".into(), v);
                 m
@@ -515,20 +613,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholder_names_follow_the_path() {
-        assert_eq!(
-            env_name(&["", "aegis-system", "tools/search-api-key", "value"]),
-            "AEGIS_SYSTEM_TOOLS_SEARCH_API_KEY_VALUE"
-        );
-        assert_eq!(env_name(&["tenant-acme", "db", "pw"]), "TENANT_ACME_DB_PW");
+    fn placeholder_names_follow_the_path_and_never_collide() {
+        let a = env_name(&["", "aegis-system", "tools/search-api-key", "value"]);
+        assert!(a.starts_with("AEGIS_SYSTEM_TOOLS_SEARCH_API_KEY_VALUE_"), "{a}");
+        assert_eq!(a.len(), "AEGIS_SYSTEM_TOOLS_SEARCH_API_KEY_VALUE_".len() + 8);
+        // Stable: the same path gives the same name in every import.
+        assert_eq!(a, env_name(&["", "aegis-system", "tools/search-api-key", "value"]));
+        // Paths that read alike get different names.
+        let b = env_name(&["tenant-acme", "db", "pw"]);
+        let c = env_name(&["tenant_acme", "db", "pw"]);
+        assert!(b.starts_with("TENANT_ACME_DB_PW_") && c.starts_with("TENANT_ACME_DB_PW_"));
+        assert_ne!(b, c);
+        assert!(env_name(&["", "1kv", "x"]).starts_with("AEGIS_1KV_X_"));
     }
 
     #[test]
     fn clean_drops_empties_and_formats_durations() {
-        let live: Live = serde_json::from_value(
-            json!({"a": "", "b": [], "c": 0, "token_ttl": 3600, "d": false, "e": "x"}),
-        )
-        .unwrap();
+        let live = Live::from_map(
+            serde_json::from_value(
+                json!({"a": "", "b": [], "c": 0, "token_ttl": 3600, "d": false, "e": "x"}),
+            )
+            .unwrap(),
+        );
         let m = clean(live);
         assert_eq!(
             Value::Object(m),

@@ -5,7 +5,7 @@
 //! ```text
 //! topology file ──parse──▶ Raw ──resolve──▶ Desired            (topology, model)
 //!    servers    ──observe─▶ Observed                            (backends)
-//! Desired+Observed+Ledger ──diff──▶ Plan ──apply──▶ ApplyReport (plan, apply, ledger)
+//! Desired+Observed+Ledger ──diff──▶ Plan ──apply──▶ ApplyReport (plan, apply, state)
 //! Desired+Observed+Ledger ──drift──▶ Drift                      (plan::drift)
 //! ```
 //!
@@ -19,10 +19,10 @@ pub mod clock;
 pub mod commands;
 pub mod duration;
 pub mod import;
-pub mod ledger;
 pub mod model;
 pub mod plan;
 pub mod printer;
 pub mod sensitive;
 pub mod sops;
+pub mod state;
 pub mod topology;

@@ -9,8 +9,13 @@ use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Serialize, Serializer};
+use serde_json::Value;
 
+use crate::backends::live::SecretJson;
+use crate::backends::openbao::schema::FieldType;
 use crate::sensitive::Sensitive;
+use crate::topology::Source;
+use crate::topology::node::Loc;
 
 /// The namespace path of the OpenBao root namespace in ids; shown as `root` in addresses.
 pub const ROOT_NS: &str = "";
@@ -79,11 +84,12 @@ impl Serialize for Address {
 }
 
 /// A declared attribute value: plain, a secret that must never be shown, or a `vault:`
-/// reference still to be read from OpenBao (which turns it into a secret).
+/// reference still to be read from OpenBao (which turns it into a secret). A secret keeps its
+/// JSON type: a KV value written `42` is the number 42, not the text "42".
 #[derive(Clone, Debug)]
 pub enum AttrValue {
-    Plain(serde_json::Value),
-    Secret(Sensitive<String>),
+    Plain(Value),
+    Secret(Sensitive<SecretJson>),
     Vault(VaultRef),
 }
 
@@ -98,17 +104,27 @@ pub struct VaultRef {
 }
 
 impl AttrValue {
+    /// A secret text (from `env:`, `file:`, `sops:`, `vault:`, or a secret field).
+    pub fn secret_text(text: String) -> AttrValue {
+        AttrValue::Secret(Sensitive::new(SecretJson(Value::String(text))))
+    }
+
+    /// A secret of any JSON type (a literal KV value).
+    pub fn secret_json(value: Value) -> AttrValue {
+        AttrValue::Secret(Sensitive::new(SecretJson(value)))
+    }
+
     pub fn is_secret(&self) -> bool {
         matches!(self, AttrValue::Secret(_) | AttrValue::Vault(_))
     }
 
     /// The value as it goes into a request body. Secrets are exposed here and only here. An
     /// unresolved `vault:` reference has no value (the commands resolve them before planning).
-    pub fn to_wire(&self) -> serde_json::Value {
+    pub fn to_wire(&self) -> Value {
         match self {
             AttrValue::Plain(v) => v.clone(),
-            AttrValue::Secret(s) => serde_json::Value::String(s.expose().clone()),
-            AttrValue::Vault(_) => serde_json::Value::Null,
+            AttrValue::Secret(s) => s.expose().0.clone(),
+            AttrValue::Vault(_) => Value::Null,
         }
     }
 }
@@ -122,6 +138,13 @@ pub struct DesiredResource {
     pub attrs: BTreeMap<String, AttrValue>,
     /// Addresses that must exist before this one (its mount, the policies it names).
     pub depends_on: Vec<Address>,
+    /// Where the object is declared (its name), for errors found after loading.
+    pub loc: Option<Loc>,
+    /// Where each declared attribute's key is written.
+    pub attr_locs: BTreeMap<String, Loc>,
+    /// Each attribute's type, as the server's schema publishes it (filled in before planning;
+    /// empty where no schema is known).
+    pub types: BTreeMap<String, FieldType>,
 }
 
 impl DesiredResource {
@@ -132,7 +155,15 @@ impl DesiredResource {
             address,
             attrs,
             depends_on: Vec::new(),
+            loc: None,
+            attr_locs: BTreeMap::new(),
+            types: BTreeMap::new(),
         }
+    }
+
+    /// Where `field` is declared, else where the object is.
+    pub fn loc_of(&self, field: &str) -> Option<Loc> {
+        self.attr_locs.get(field).copied().or(self.loc)
     }
 
     /// A plain attribute as a string, if declared so.
@@ -180,6 +211,11 @@ pub struct OpenBaoConn {
 #[derive(Clone, Debug)]
 pub struct Desired {
     pub file: PathBuf,
+    /// The topology's identity (`name:`, by default the file's stem): the ledger records it
+    /// with every object, so that a second topology sharing the ledger leaves them alone.
+    pub name: String,
+    /// The file's text (secret values masked), for diagnostics found after loading.
+    pub source: Option<Source>,
     pub conn: OpenBaoConn,
     /// The KV v2 mount holding the ledger.
     pub ledger_mount: String,

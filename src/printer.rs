@@ -14,6 +14,7 @@ use crate::apply::{Outcome, Reporter};
 use crate::plan::Change;
 use crate::plan::render::human::Styles;
 
+#[derive(Clone)]
 pub struct Printer {
     pub color: bool,
     pub quiet: bool,
@@ -155,6 +156,7 @@ impl Reporter for ApplyProgress {
             Outcome::Failed(e) => format!("{}: failed: {e}", change.address),
             Outcome::Skipped(up) => format!("{}: skipped: upstream {up} failed", change.address),
             Outcome::Manual => format!("{}: needs a manual step (see the plan)", change.address),
+            Outcome::Cancelled => format!("{}: not started (interrupted)", change.address),
         };
         let _guard = self.lock.lock();
         match &self.bar {

@@ -2,16 +2,25 @@
 //!
 //! A change starts once everything it depends on has succeeded (a mount before its roles and
 //! keys, a policy before the roles naming it); when a change fails, everything downstream of it
-//! is reported as skipped rather than attempted. Deletions run children first. Progress goes to
-//! a [`Reporter`]; the executor itself prints nothing.
+//! is reported as skipped rather than attempted. Deletions run children first, level by level;
+//! a failed deletion holds back only the containers it is in, not unrelated deletions. Before a
+//! container is deleted its contents are listed again: anything the plan did not name (see
+//! `plan::contents`) stops that delete. Each written object is read back at once, and every
+//! outcome goes to the caller's channel as it happens, so the ledger is written as the apply
+//! goes. An interrupt ([`Cancel`]) stops the dispatching; writes in flight finish. Progress goes
+//! to a [`Reporter`]; the executor itself prints nothing.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::backends::{BaoError, Live, Registry};
 use crate::model::{Address, Desired, DesiredResource};
+use crate::plan::contents::lost_with;
 use crate::plan::{Action, Change, Observed, Plan};
 
 /// How one change ended.
@@ -23,6 +32,8 @@ pub enum Outcome {
     Skipped(Address),
     /// Not attempted: the server does not take it through its API; the plan says what to do.
     Manual,
+    /// Not started: the apply was interrupted first.
+    Cancelled,
 }
 
 impl Outcome {
@@ -32,6 +43,7 @@ impl Outcome {
             Outcome::Failed(_) => "failed",
             Outcome::Skipped(_) => "skipped",
             Outcome::Manual => "manual",
+            Outcome::Cancelled => "not started",
         }
     }
 }
@@ -42,6 +54,29 @@ pub trait Reporter: Send + Sync {
     fn finished(&self, change: &Change, outcome: &Outcome);
 }
 
+/// One finished change, as the executor hands it to the recorder.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub change: Change,
+    pub outcome: Outcome,
+    /// The object as read back right after it was written (`None` for deletions, failures,
+    /// or when the read-back itself failed).
+    pub live: Option<Live>,
+}
+
+/// A flag an interrupt sets: stop starting changes.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// What an apply did, change by change, plus what still differs after the re-read.
 #[derive(Clone, Debug, Default)]
 pub struct ApplyReport {
@@ -50,17 +85,20 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.results.iter().filter(|(_, o)| f(o)).count()
+    }
     pub fn failed(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
-            .count()
+        self.count(|o| matches!(o, Outcome::Failed(_)))
     }
     pub fn skipped(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Skipped(_)))
-            .count()
+        self.count(|o| matches!(o, Outcome::Skipped(_)))
+    }
+    pub fn cancelled(&self) -> usize {
+        self.count(|o| *o == Outcome::Cancelled)
+    }
+    pub fn manual(&self) -> usize {
+        self.count(|o| *o == Outcome::Manual)
     }
     pub fn succeeded(&self) -> Vec<Change> {
         self.results
@@ -108,18 +146,18 @@ fn dependencies(plan: &Plan, desired: &BTreeMap<&Address, &DesiredResource>) -> 
 }
 
 /// Deletions go level by level, children first: a level is released once every deletion of
-/// the levels below it has succeeded. Levels instead of edges keep a prune of thousands of
+/// the levels below it has finished. Levels instead of edges keep a prune of thousands of
 /// objects linear (an edge from each deletion to every lower one would be quadratic).
 struct DeleteLevels {
-    /// Levels not released yet, lowest first.
-    pending: std::collections::btree_map::IntoIter<u8, Vec<usize>>,
+    /// Levels not released yet, lowest first: (destroy order, deeper namespaces first).
+    pending: std::collections::btree_map::IntoIter<(u8, std::cmp::Reverse<usize>), Vec<usize>>,
     /// Deletions of the released level still to finish.
-    unfinished: usize,
+    released: BTreeSet<usize>,
 }
 
 impl DeleteLevels {
     fn new(plan: &Plan, registry: &Registry) -> Self {
-        let mut levels: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
+        let mut levels: BTreeMap<(u8, std::cmp::Reverse<usize>), Vec<usize>> = BTreeMap::new();
         for (i, c) in plan
             .changes
             .iter()
@@ -130,31 +168,45 @@ impl DeleteLevels {
                 .get(&c.id.kind)
                 .map(|k| k.destroy_order())
                 .unwrap_or(50);
-            levels.entry(order).or_default().push(i);
+            // A namespace inside another goes first (and everything in deeper namespaces).
+            let depth = c.id.namespace_path().matches('/').count();
+            levels
+                .entry((order, std::cmp::Reverse(depth)))
+                .or_default()
+                .push(i);
         }
         DeleteLevels {
             pending: levels.into_iter(),
-            unfinished: 0,
+            released: BTreeSet::new(),
         }
     }
 
-    /// The next level's deletions, once the current one is done.
-    fn release(&mut self) -> Vec<usize> {
-        if self.unfinished > 0 {
+    /// The next level's deletions that are still to run, once the current one is done
+    /// (skipping levels whose deletions were all skipped already).
+    fn release(&mut self, state: &[State]) -> Vec<usize> {
+        if !self.released.is_empty() {
             return Vec::new();
         }
-        match self.pending.next() {
-            Some((_, level)) => {
-                self.unfinished = level.len();
-                level
+        for (_, level) in self.pending.by_ref() {
+            let ready: Vec<usize> = level
+                .into_iter()
+                .filter(|&i| state[i] == State::Pending)
+                .collect();
+            if !ready.is_empty() {
+                self.released.extend(ready.iter().copied());
+                return ready;
             }
-            None => Vec::new(),
         }
+        Vec::new()
     }
 
-    /// Every deletion not released yet (to skip them after a failure).
-    fn rest(&mut self) -> Vec<usize> {
-        self.pending.by_ref().flat_map(|(_, l)| l).collect()
+    /// A deletion ended (done, failed or skipped): the next level may be due.
+    fn ended(&mut self, i: usize, state: &[State]) -> Vec<usize> {
+        if self.released.remove(&i) {
+            self.release(state)
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -174,12 +226,39 @@ fn release_dependents(
     }
 }
 
+/// Before a container goes: anything in it now that the plan did not name stops the delete.
+async fn guard(
+    registry: &Registry,
+    change: &Change,
+    live: Option<&Live>,
+    deleting: &BTreeSet<Address>,
+) -> Result<(), BaoError> {
+    let Some(live) = live else { return Ok(()) };
+    let lost = lost_with(registry, &change.id, live, deleting).await?;
+    let accepted: BTreeSet<&str> = change.destroys.iter().map(String::as_str).collect();
+    let new: Vec<String> = lost
+        .iter()
+        .map(|id| id.address().0)
+        .filter(|a| !accepted.contains(a.as_str()))
+        .collect();
+    if new.is_empty() {
+        Ok(())
+    } else {
+        Err(BaoError::Refused(format!(
+            "refusing to delete {}: it now holds objects aegisctl does not manage and the plan did not list ({}); nothing was deleted",
+            change.address,
+            new.join(", ")
+        )))
+    }
+}
+
 async fn run_one(
     registry: &Registry,
     change: &Change,
     res: Option<&DesiredResource>,
     live: Option<&Live>,
-) -> Result<(), BaoError> {
+    deleting: &BTreeSet<Address>,
+) -> Result<Option<Live>, BaoError> {
     let kind = registry
         .get(&change.id.kind)
         .ok_or_else(|| BaoError::Refused(format!("unknown kind `{}`", change.id.kind)))?;
@@ -190,7 +269,7 @@ async fn run_one(
         ))
     };
     match change.action {
-        Action::Create => kind.create(res.ok_or_else(need)?).await,
+        Action::Create => kind.create(res.ok_or_else(need)?).await?,
         Action::Update => {
             let empty = Live::new();
             kind.update(
@@ -198,25 +277,48 @@ async fn run_one(
                 &change.changed_names(),
                 live.unwrap_or(&empty),
             )
-            .await
+            .await?
         }
         Action::Replace => {
+            let res = res.ok_or_else(need)?;
+            guard(registry, change, live, deleting).await?;
             kind.delete(&change.id).await?;
-            kind.create(res.ok_or_else(need)?).await
+            kind.create(res).await?
         }
-        Action::Delete => kind.delete(&change.id).await,
+        Action::Delete => {
+            guard(registry, change, live, deleting).await?;
+            kind.delete(&change.id).await?;
+            return Ok(None);
+        }
     }
+    // Read back what was written: the ledger's fingerprints and "inconsistent after apply"
+    // both need the object as the server now has it. A failed read-back is not a failed write.
+    Ok(kind.read(&change.id).await.ok().flatten())
+}
+
+/// Everything [`execute`] needs besides the plan.
+pub struct Run<'a> {
+    pub desired: &'a Desired,
+    pub observed: &'a Observed,
+    pub registry: &'a Registry,
+    pub parallelism: usize,
+    pub reporter: &'a dyn Reporter,
+    pub cancel: &'a Cancel,
+    /// Receives every finished change as it finishes.
+    pub events: UnboundedSender<Event>,
 }
 
 /// Walks the plan. Never fails as a whole: each change gets an outcome.
-pub async fn execute(
-    plan: &Plan,
-    desired: &Desired,
-    observed: &Observed,
-    registry: &Registry,
-    parallelism: usize,
-    reporter: &dyn Reporter,
-) -> Vec<(Change, Outcome)> {
+pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
+    let Run {
+        desired,
+        observed,
+        registry,
+        parallelism,
+        reporter,
+        cancel,
+        events,
+    } = run;
     let by_addr: BTreeMap<&Address, &DesiredResource> =
         desired.resources.iter().map(|r| (&r.address, r)).collect();
     let deps = dependencies(plan, &by_addr);
@@ -228,65 +330,103 @@ pub async fn execute(
             dependents[d].push(i);
         }
     }
+    let index: HashMap<&Address, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&c.address, i))
+        .collect();
+    // What this plan deletes itself: not "new" contents when a container's turn comes.
+    let deleting: BTreeSet<Address> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.address.clone())
+        .collect();
+    let deleting = &deleting;
+    let mut state = vec![State::Pending; n];
     let mut deletes = DeleteLevels::new(plan, registry);
     let mut ready: VecDeque<usize> = (0..n)
         .filter(|&i| waiting[i] == 0 && plan.changes[i].action != Action::Delete)
         .collect();
-    ready.extend(deletes.release());
-    let mut state = vec![State::Pending; n];
+    ready.extend(deletes.release(&state));
     let mut running = FuturesUnordered::new();
+    let finish = |i: usize, outcome: Outcome, live: Option<Live>, state: &mut Vec<State>| {
+        reporter.finished(&plan.changes[i], &outcome);
+        // The receiver only goes away when the apply itself is gone.
+        let _ = events.send(Event {
+            change: plan.changes[i].clone(),
+            outcome: outcome.clone(),
+            live,
+        });
+        state[i] = State::Finished(outcome);
+    };
     loop {
-        while running.len() < parallelism.max(1) {
+        while running.len() < parallelism.max(1) && !cancel.is_set() {
             let Some(i) = ready.pop_front() else { break };
+            if state[i] != State::Pending {
+                continue;
+            }
             let change = &plan.changes[i];
             if change.manual.is_some() {
                 // Nothing to send; dependents go ahead (they may rely on the operator's step).
                 release_dependents(i, &dependents, &mut waiting, &state, &mut ready);
-                reporter.finished(change, &Outcome::Manual);
-                state[i] = State::Finished(Outcome::Manual);
+                finish(i, Outcome::Manual, None, &mut state);
                 continue;
             }
             state[i] = State::Running;
             reporter.started(change);
             let res = by_addr.get(&change.address).copied();
             let live = observed.live.get(&change.address).and_then(Option::as_ref);
-            running.push(async move { (i, run_one(registry, change, res, live).await) });
+            running.push(async move { (i, run_one(registry, change, res, live, deleting).await) });
         }
         let Some((i, result)) = running.next().await else {
             break;
         };
         let is_delete = plan.changes[i].action == Action::Delete;
-        let outcome = match result {
-            Ok(()) => {
+        match result {
+            Ok(live) => {
                 release_dependents(i, &dependents, &mut waiting, &state, &mut ready);
-                if is_delete {
-                    deletes.unfinished -= 1;
-                    ready.extend(deletes.release());
-                }
-                Outcome::Done
+                finish(i, Outcome::Done, live, &mut state);
             }
             Err(e) => {
                 // Everything downstream is skipped, naming the change that failed; after a
-                // failed deletion, so are the deletions of the levels above it.
+                // failed deletion, so are the deletions of the containers it is in.
                 let failed = plan.changes[i].address.clone();
                 let mut stack = dependents[i].clone();
                 if is_delete {
-                    stack.extend(deletes.rest());
+                    let mut up = registry.container(&plan.changes[i].id);
+                    while let Some(c) = up {
+                        if let Some(&j) = index.get(&c.address())
+                            && plan.changes[j].action == Action::Delete
+                        {
+                            stack.push(j);
+                        }
+                        up = registry.container(&c);
+                    }
                 }
+                finish(i, Outcome::Failed(e.to_string()), None, &mut state);
                 while let Some(j) = stack.pop() {
                     if state[j] != State::Pending {
                         continue;
                     }
-                    let skipped = Outcome::Skipped(failed.clone());
-                    reporter.finished(&plan.changes[j], &skipped);
-                    state[j] = State::Finished(skipped);
+                    finish(j, Outcome::Skipped(failed.clone()), None, &mut state);
                     stack.extend(dependents[j].iter().copied());
+                    let more = deletes.ended(j, &state);
+                    ready.extend(more);
                 }
-                Outcome::Failed(e.to_string())
             }
-        };
-        reporter.finished(&plan.changes[i], &outcome);
-        state[i] = State::Finished(outcome);
+        }
+        if is_delete {
+            let more = deletes.ended(i, &state);
+            ready.extend(more);
+        }
+    }
+    for i in 0..n {
+        if state[i] == State::Pending {
+            // Not reached: an interrupt stopped the dispatching first.
+            finish(i, Outcome::Cancelled, None, &mut state);
+        }
     }
     plan.changes
         .iter()
@@ -294,8 +434,7 @@ pub async fn execute(
         .map(|(c, s)| {
             let outcome = match s {
                 State::Finished(o) => o,
-                // Unreachable in practice: every pending change either ran or was skipped.
-                _ => Outcome::Failed("not attempted".into()),
+                _ => Outcome::Cancelled,
             };
             (c.clone(), outcome)
         })
@@ -314,6 +453,7 @@ mod tests {
     use crate::model::{OpenBaoConn, ResourceId};
 
     /// A kind that records the order of writes and fails for names starting with "bad".
+    /// `mount` kinds contain the objects whose `mount` names them (as OpenBao mounts do).
     struct Recorder {
         name: &'static str,
         order: u8,
@@ -368,7 +508,7 @@ mod tests {
 
     fn registry(log: &Arc<Mutex<Vec<String>>>) -> Registry {
         let mut registry = Registry::default();
-        for (name, order) in [("thing", 50), ("leaf", 10), ("container", 90)] {
+        for (name, order) in [("thing", 50), ("leaf", 10), ("mount", 90)] {
             registry.add(Arc::new(Recorder {
                 name,
                 order,
@@ -390,6 +530,8 @@ mod tests {
     fn desired(resources: Vec<DesiredResource>) -> Desired {
         Desired {
             file: "t.yaml".into(),
+            name: "t".into(),
+            source: None,
             conn: OpenBaoConn {
                 address: None,
                 token: None,
@@ -402,23 +544,40 @@ mod tests {
         }
     }
 
-    fn change(id: ResourceId, action: Action) -> Change {
-        Change {
-            address: id.address(),
-            id,
-            action,
-            attrs: vec![],
-            warning: None,
-            manual: None,
-        }
-    }
-
     fn outcome(results: &[(Change, Outcome)], name: &str) -> Outcome {
         results
             .iter()
             .find(|(c, _)| c.id.name == name)
             .map(|(_, o)| o.clone())
             .unwrap()
+    }
+
+    async fn run(
+        plan: &Plan,
+        desired: &Desired,
+        log: &Arc<Mutex<Vec<String>>>,
+        cancel: &Cancel,
+    ) -> (Vec<(Change, Outcome)>, Vec<Event>) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let registry = registry(log);
+        let results = execute(
+            plan,
+            Run {
+                desired,
+                observed: &Observed::default(),
+                registry: &registry,
+                parallelism: 4,
+                reporter: &Quiet,
+                cancel,
+                events: tx,
+            },
+        )
+        .await;
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        (results, events)
     }
 
     #[tokio::test]
@@ -435,18 +594,10 @@ mod tests {
             changes: desired
                 .resources
                 .iter()
-                .map(|r| change(r.id.clone(), Action::Create))
+                .map(|r| Change::new(r.id.clone(), Action::Create, vec![]))
                 .collect(),
         };
-        let results = execute(
-            &plan,
-            &desired,
-            &Observed::default(),
-            &registry(&log),
-            4,
-            &Quiet,
-        )
-        .await;
+        let (results, events) = run(&plan, &desired, &log, &Cancel::default()).await;
         assert_eq!(outcome(&results, "parent"), Outcome::Done);
         assert_eq!(outcome(&results, "child"), Outcome::Done);
         assert!(matches!(outcome(&results, "bad"), Outcome::Failed(_)));
@@ -459,31 +610,34 @@ mod tests {
         let order = log.lock().unwrap().clone();
         let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
         assert!(pos("create parent") < pos("create child"), "{order:?}");
+        assert_eq!(
+            events.len(),
+            5,
+            "every outcome reaches the recorder as it happens"
+        );
+    }
+
+    fn del(kind: &str, mount: Option<&str>, name: &str) -> Change {
+        Change::new(
+            ResourceId::new("", kind, mount, name),
+            Action::Delete,
+            vec![],
+        )
     }
 
     #[tokio::test]
-    async fn deletions_go_children_first_and_stop_above_a_failure() {
+    async fn deletions_go_children_first_and_a_failure_holds_back_only_its_containers() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let del =
-            |kind: &str, name: &str| change(ResourceId::new("", kind, None, name), Action::Delete);
         // Listed containers first, to show the order comes from the levels, not the list.
         let plan = Plan {
             changes: vec![
-                del("container", "c1"),
-                del("thing", "t1"),
-                del("leaf", "l1"),
-                del("leaf", "l2"),
+                del("mount", None, "m1"),
+                del("thing", None, "t1"),
+                del("leaf", Some("m1"), "l1"),
+                del("leaf", Some("m1"), "l2"),
             ],
         };
-        let results = execute(
-            &plan,
-            &desired(vec![]),
-            &Observed::default(),
-            &registry(&log),
-            8,
-            &Quiet,
-        )
-        .await;
+        let (results, _) = run(&plan, &desired(vec![]), &log, &Cancel::default()).await;
         assert!(
             results.iter().all(|(_, o)| *o == Outcome::Done),
             "{results:?}"
@@ -491,34 +645,56 @@ mod tests {
         let order = log.lock().unwrap().clone();
         let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
         assert!(
-            pos("delete l1") < pos("delete t1") && pos("delete l2") < pos("delete t1"),
+            pos("delete l1") < pos("delete m1") && pos("delete l2") < pos("delete m1"),
             "{order:?}"
         );
-        assert!(pos("delete t1") < pos("delete c1"), "{order:?}");
 
         log.lock().unwrap().clear();
         let plan = Plan {
             changes: vec![
-                del("container", "c1"),
-                del("leaf", "bad-leaf"),
-                del("leaf", "l1"),
+                del("mount", None, "m1"),
+                del("mount", None, "m2"),
+                del("leaf", Some("m1"), "bad-leaf"),
+                del("leaf", Some("m2"), "l1"),
+                del("thing", None, "t1"),
             ],
         };
-        let results = execute(
-            &plan,
-            &desired(vec![]),
-            &Observed::default(),
-            &registry(&log),
-            8,
-            &Quiet,
-        )
-        .await;
-        let failed = ResourceId::new("", "leaf", None, "bad-leaf").address();
+        let (results, _) = run(&plan, &desired(vec![]), &log, &Cancel::default()).await;
+        let failed = ResourceId::new("", "leaf", Some("m1"), "bad-leaf").address();
+        assert_eq!(
+            outcome(&results, "m1"),
+            Outcome::Skipped(failed),
+            "a mount stays when something in it could not go"
+        );
         assert_eq!(outcome(&results, "l1"), Outcome::Done);
         assert_eq!(
-            outcome(&results, "c1"),
-            Outcome::Skipped(failed),
-            "a container stays when a child could not go"
+            outcome(&results, "t1"),
+            Outcome::Done,
+            "unrelated deletions go on"
         );
+        assert_eq!(
+            outcome(&results, "m2"),
+            Outcome::Done,
+            "so does another mount"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_stops_dispatching() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let desired = desired((0..10).map(|i| res(&format!("r{i}"), &[])).collect());
+        let plan = Plan {
+            changes: desired
+                .resources
+                .iter()
+                .map(|r| Change::new(r.id.clone(), Action::Create, vec![]))
+                .collect(),
+        };
+        let cancel = Cancel::default();
+        cancel.set();
+        let (results, events) = run(&plan, &desired, &log, &cancel).await;
+        assert!(results.iter().all(|(_, o)| *o == Outcome::Cancelled));
+        assert!(log.lock().unwrap().is_empty(), "nothing was sent");
+        assert_eq!(events.len(), 10);
     }
 }

@@ -1,8 +1,8 @@
-//! Apply: the executor that walks a plan's dependency graph, the lock that keeps two applies
-//! apart, and the plan file that lets a reviewed plan be applied later.
+//! Apply: the executor that walks a plan's dependency graph, the recorder that writes the
+//! ledger as the apply goes, and the plan file that lets a reviewed plan be applied later.
 
 pub mod executor;
-pub mod lock;
 pub mod planfile;
+pub mod record;
 
 pub use executor::{ApplyReport, Outcome, Reporter, execute};

@@ -1,19 +1,23 @@
-//! Plan files (`plan -out FILE`, `apply FILE`): the reviewed plan plus what is needed to prove,
-//! at apply time, that neither the topology nor the servers moved since. No secret is written:
-//! the plan model holds none, and the topology digest covers secrets only through the ledger's
-//! keyed fingerprints.
+//! Plan files (`plan -out FILE`, `apply FILE`): the reviewed plan, the options that shaped it,
+//! and what is needed to prove, at apply time, that neither the topology nor the servers moved
+//! since. No secret is written: the plan model holds none, and the topology digest covers
+//! secrets only through keyed fingerprints — with the ledger's key, or, before any ledger
+//! exists, with a key derived from the OpenBao token (so the plan must then be applied with the
+//! same token; anyone without it learns nothing from the file).
 
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::ledger::Ledger;
+use crate::backends::openbao::BaoClient;
 use crate::model::{AttrValue, Desired};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanOptions};
+use crate::state::ledger::Ledger;
 
-pub const FORMAT: &str = "aegisctl-plan/1";
+pub const FORMAT: &str = "aegisctl-plan/2";
 
 #[derive(Debug, Error)]
 pub enum PlanFileError {
@@ -23,26 +27,62 @@ pub enum PlanFileError {
     Read { path: PathBuf, reason: String },
 }
 
+/// Which key the topology digest's secret fingerprints were made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestKey {
+    /// The ledger's HMAC key.
+    Ledger,
+    /// A key derived from the OpenBao token (no ledger existed when the plan was made).
+    Token,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlanFile {
     pub format: String,
     pub aegisctl_version: String,
     /// The topology file, as an absolute path.
     pub topology: PathBuf,
-    pub prune: bool,
-    pub targets: Vec<String>,
+    /// The flags that shaped the plan (`--prune`, `--target`, `--allow-destroy`, `--adopt`).
+    pub options: PlanOptions,
     pub topology_digest: String,
-    /// Whether the digest covers secrets (through the ledger's key); a plan made before the
-    /// ledger existed cannot, and is checked the same way at apply.
-    #[serde(default)]
-    pub digest_keyed: bool,
+    pub digest_key: DigestKey,
     pub plan: Plan,
 }
 
-/// A digest of the Desired phase: plain values as they are, secrets by keyed fingerprint when
-/// `keyed` (and the ledger has its key), else by a fixed marker.
-pub fn digest(desired: &Desired, ledger: &Ledger, keyed: bool) -> String {
+fn fingerprint(key: &[u8], address: &str, field: &str, value: &AttrValue) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(address.as_bytes());
+    mac.update(&[0]);
+    mac.update(field.as_bytes());
+    mac.update(&[0]);
+    mac.update(value.to_wire().to_string().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A digest of the Desired phase, with the ledger's key when there is one.
+pub fn digest(desired: &Desired, ledger: &Ledger, client: &BaoClient) -> (String, DigestKey) {
+    let key = if ledger.has_key() {
+        DigestKey::Ledger
+    } else {
+        DigestKey::Token
+    };
+    (digest_with(desired, ledger, client, key), key)
+}
+
+/// A digest of the Desired phase: plain values as they are, secrets by keyed fingerprint.
+pub fn digest_with(
+    desired: &Desired,
+    ledger: &Ledger,
+    client: &BaoClient,
+    key: DigestKey,
+) -> String {
+    let token_key = client.derived_key(b"aegisctl plan digest");
     let mut h = Sha256::new();
+    h.update(desired.name.as_bytes());
+    h.update([2]);
     for r in &desired.resources {
         h.update(r.address.0.as_bytes());
         for (k, v) in &r.attrs {
@@ -51,13 +91,15 @@ pub fn digest(desired: &Desired, ledger: &Ledger, keyed: bool) -> String {
             h.update([0]);
             match v {
                 AttrValue::Plain(p) => h.update(p.to_string().as_bytes()),
-                AttrValue::Secret(_) | AttrValue::Vault(_) => h.update(
-                    keyed
-                        .then(|| ledger.fingerprint(&r.address, k, v))
-                        .flatten()
-                        .unwrap_or_else(|| "secret".into())
-                        .as_bytes(),
-                ),
+                AttrValue::Secret(_) | AttrValue::Vault(_) => {
+                    let fp = match key {
+                        DigestKey::Ledger => {
+                            ledger.fingerprint(&r.address, k, v).unwrap_or_default()
+                        }
+                        DigestKey::Token => fingerprint(token_key.expose(), &r.address.0, k, v),
+                    };
+                    h.update(fp.as_bytes())
+                }
             }
         }
         h.update([1]);
@@ -81,8 +123,16 @@ impl PlanFile {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        if !text.trim_start().starts_with('{') || !text.contains(FORMAT) {
+        if !text.trim_start().starts_with('{') || !text.contains("aegisctl-plan/") {
             return Ok(None);
+        }
+        if !text.contains(FORMAT) {
+            return Err(PlanFileError::Read {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "it was written by another version of aegisctl (this one reads {FORMAT}); make the plan again"
+                ),
+            });
         }
         serde_json::from_str(&text)
             .map(Some)

@@ -1,11 +1,15 @@
 //! The traits every backend implements, and the registry the engine looks kinds up in.
 //!
-//! The engine (observe, diff, apply, drift) only knows [`Kind`]: read one object, create, update,
-//! delete, list what exists. Adding a resource kind is one new file implementing it plus one line
-//! in [`Registry::openbao`]; the engine does not change.
+//! The engine (observe, diff, apply, drift, the prune guard) only knows [`Kind`]: read one
+//! object, create, update, delete, list what exists, and the facts a kind declares about itself
+//! (what cannot change in place, what destroys data, what contains what). Adding a resource kind
+//! is one new file implementing it plus one line in [`Registry::openbao`]; the engine does not
+//! change.
 
 pub mod http;
+pub mod live;
 pub mod openbao;
+pub mod path;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,12 +17,61 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::model::{DesiredResource, ResourceId};
+use crate::model::{AttrValue, DesiredResource, ResourceId};
+pub use live::Live;
 pub use openbao::client::BaoError;
 
-/// A live object as the kind flattens it: the server's field names (nested settings as dotted
-/// names such as `tune.default_lease_ttl`), values as the server answered them.
-pub type Live = serde_json::Map<String, Value>;
+/// What a container holds, as the kinds can list it: a namespace (everything inside it), or a
+/// mount (its objects; `mount` is the mount as a declared resource with its `type`).
+#[derive(Clone, Debug)]
+pub enum Holds {
+    Namespace(String),
+    Mount {
+        namespace: String,
+        mount: Box<DesiredResource>,
+    },
+}
+
+/// Where OpenBao publishes the parameters of some of a kind's fields: the attributes starting
+/// with `prefix` (`""` for plain fields, `tune.` for a mount's tune) are parameters of
+/// `endpoint` (a template of `backends::openbao::schema::ENDPOINTS`), an endpoint of the system
+/// backend (`sys/`) or of the mount the object lives in. `by_name`: the object's name is part of
+/// the endpoint (`config/root`, `config/lease`).
+#[derive(Clone, Copy, Debug)]
+pub struct FieldSource {
+    pub prefix: &'static str,
+    pub endpoint: &'static str,
+    pub system: bool,
+    pub by_name: bool,
+}
+
+impl FieldSource {
+    pub const fn of_mount(endpoint: &'static str) -> FieldSource {
+        FieldSource {
+            prefix: "",
+            endpoint,
+            system: false,
+            by_name: false,
+        }
+    }
+    pub const fn of_system(prefix: &'static str, endpoint: &'static str) -> FieldSource {
+        FieldSource {
+            prefix,
+            endpoint,
+            system: true,
+            by_name: false,
+        }
+    }
+}
+
+/// The namespace that directly contains objects of `namespace` (`a/b` is held by `a`).
+pub fn namespace_container(namespace: &str) -> Option<ResourceId> {
+    if namespace.is_empty() {
+        return None;
+    }
+    let (parent, name) = namespace.rsplit_once('/').unwrap_or(("", namespace));
+    Some(ResourceId::new(parent, "namespace", None, name))
+}
 
 /// One resource kind of one backend.
 #[async_trait]
@@ -26,9 +79,20 @@ pub trait Kind: Send + Sync {
     /// The kind's name in addresses, e.g. `policy`.
     fn name(&self) -> &'static str;
 
-    /// Attributes that cannot change in place: a change means replace (`-/+`).
+    /// Attributes that cannot change in place: a change means replace (`-/+`). `prefix.*`
+    /// covers a group.
     fn immutable(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// Whether changing `field` from `live` to `desired` needs a replace. By default, whether
+    /// it is immutable; a kind refines this where some changes of an immutable field are
+    /// in-place (a kv v1 mount upgraded to v2).
+    fn forces_replace(&self, field: &str, _live: &Value, _desired: &Value) -> bool {
+        self.immutable().iter().any(|f| match f.strip_suffix('*') {
+            Some(prefix) => field.starts_with(prefix),
+            None => *f == field,
+        })
     }
 
     /// Whether a replace destroys data that cannot be recreated (key material, stored secrets);
@@ -37,9 +101,41 @@ pub trait Kind: Send + Sync {
         true
     }
 
+    /// Whether deleting the object destroys data that cannot be recreated (a Transit key's key
+    /// material); such a deletion needs `--allow-destroy`.
+    fn delete_destroys_data(&self) -> bool {
+        false
+    }
+
     /// Order among deletions: lower goes first (children before their mounts).
     fn destroy_order(&self) -> u8 {
         50
+    }
+
+    /// The object whose deletion deletes this one: its mount, or its namespace. Kinds under an
+    /// auth mount, and kinds that live nowhere in particular, say so.
+    fn container(&self, id: &ResourceId) -> Option<ResourceId> {
+        match &id.mount {
+            Some(m) => Some(ResourceId::new(&id.namespace, "mount", None, m)),
+            None => namespace_container(&id.namespace),
+        }
+    }
+
+    /// For a container: where its contents are listed. `live` is the container as read.
+    fn holds(&self, _id: &ResourceId, _live: &Live) -> Option<Holds> {
+        None
+    }
+
+    /// Where the server publishes this kind's parameters, to check declared fields against
+    /// them and learn their types. Fields no source covers are not checked (free-form data
+    /// such as a KV secret's keys or a mount's `options`).
+    fn field_sources(&self) -> &'static [FieldSource] {
+        &[]
+    }
+
+    /// Fields that are aegisctl's own, never sent to the server (`rotate_root`).
+    fn own_fields(&self) -> &'static [&'static str] {
+        &[]
     }
 
     /// Declared fields that are only sent at creation and never compared afterwards (a root
@@ -48,20 +144,22 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// Fields the server answers only in a redacted form (a connection URL with a password in
+    /// it): compared through their fingerprint, like fields it does not answer at all.
+    fn write_only(&self, _field: &str, _value: &AttrValue) -> bool {
+        false
+    }
+
+    /// Whether values compare with their exact JSON types (opaque data such as a KV secret's,
+    /// where `42` is not `"42"`) instead of the server-field rules (numbers and numeric
+    /// strings alike, durations in seconds).
+    fn exact_types(&self) -> bool {
+        false
+    }
+
     /// When the server will not accept this object through its API, what the operator must do
     /// instead (an audit device's server-config stanza). Asked for creates and replaces.
     async fn manual_step(&self, _res: &DesiredResource) -> Result<Option<String>, BaoError> {
-        Ok(None)
-    }
-
-    /// Why deleting this object must be refused even though the plan asks for it (a namespace
-    /// that still holds objects aegisctl does not manage), given every address the same plan
-    /// deletes. Checked before any change is made.
-    async fn refuse_delete(
-        &self,
-        _id: &ResourceId,
-        _deleting: &BTreeSet<crate::model::Address>,
-    ) -> Result<Option<String>, BaoError> {
         Ok(None)
     }
 
@@ -118,5 +216,10 @@ impl Registry {
         let mut r = Registry::default();
         openbao::register(&mut r, bao);
         r
+    }
+
+    /// The container of `id`, per its kind.
+    pub fn container(&self, id: &ResourceId) -> Option<ResourceId> {
+        self.get(&id.kind).and_then(|k| k.container(id))
     }
 }

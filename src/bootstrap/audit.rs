@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::BootstrapError;
 use crate::backends::openbao::{BaoClient, Body};
+use crate::backends::path::ApiPath;
 
 /// One minted (or revoked) bootstrap.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,10 +31,17 @@ pub struct MintRecord {
     pub minted_by: String,
     #[serde(default)]
     pub revoked: bool,
+    /// Where the bootstrap stood when it was revoked: once revoked, its wrapping token can no
+    /// longer tell whether it had been unwrapped, so this is the evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_at_revoke: Option<super::secret_id::Status>,
 }
 
-fn path(ledger: &str, host: &str) -> String {
-    format!("{ledger}/data/bootstrap/{host}")
+fn path(ledger: &str, host: &str) -> ApiPath {
+    ApiPath::route("")
+        .path(ledger)
+        .lit("data/bootstrap")
+        .name(host)
 }
 
 /// The ledger's records for a host, with the KV version for check-and-set.
@@ -67,7 +75,10 @@ pub async fn read(
 /// Hosts that have records in the ledger.
 pub async fn hosts(client: &BaoClient, ledger: &str) -> Result<Vec<String>, BootstrapError> {
     Ok(client
-        .list("", &format!("{ledger}/metadata/bootstrap"))
+        .list(
+            "",
+            &ApiPath::route("").path(ledger).lit("metadata/bootstrap"),
+        )
         .await?)
 }
 
@@ -80,7 +91,17 @@ pub async fn write(
     version: u64,
 ) -> Result<(), BootstrapError> {
     let body = Body::new(json!({ "options": { "cas": version }, "data": { "records": records } }));
-    client.write("", &path(ledger, host), &body).await?;
+    let resp = client.write("", &path(ledger, host), &body).await?;
+    // KV v2 answers a stored write with its new version; anything else stored nothing.
+    if resp
+        .as_ref()
+        .and_then(|v| v.pointer("/data/version"))
+        .is_none()
+    {
+        return Err(BootstrapError::Refused(format!(
+            "the bootstrap records of {host} were not stored in the ledger `{ledger}` (OpenBao did not answer with a version)"
+        )));
+    }
     Ok(())
 }
 

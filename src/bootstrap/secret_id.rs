@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::BootstrapError;
 use super::audit::MintRecord;
 use crate::backends::openbao::{BaoClient, Body};
+use crate::backends::path::ApiPath;
 use crate::duration;
 use crate::model::Host;
 use crate::sensitive::Sensitive;
@@ -22,8 +23,8 @@ pub struct Minted {
     pub wrapped_token: Sensitive<String>,
 }
 
-fn role_path(host: &Host) -> String {
-    format!("auth/{}/role/{}", host.approle_mount, host.role)
+fn role_path(mount: &str, role: &str) -> ApiPath {
+    ApiPath::route("auth").path(mount).lit("role").name(role)
 }
 
 /// Mints one wrapped SecretID for `host`.
@@ -35,15 +36,18 @@ pub async fn mint(
     minted_by: &str,
 ) -> Result<Minted, BootstrapError> {
     let ns = host.namespace.as_str();
-    let role = client.read(ns, &role_path(host)).await?.ok_or_else(|| {
-        BootstrapError::Refused(format!(
-            "host {}: the AppRole role {}/{} does not exist{}; apply the topology first",
-            host.name,
-            host.approle_mount,
-            host.role,
-            in_ns(ns)
-        ))
-    })?;
+    let role = client
+        .read(ns, &role_path(&host.approle_mount, &host.role))
+        .await?
+        .ok_or_else(|| {
+            BootstrapError::Refused(format!(
+                "host {}: the AppRole role {}/{} does not exist{}; apply the topology first",
+                host.name,
+                host.approle_mount,
+                host.role,
+                in_ns(ns)
+            ))
+        })?;
     let uses = role
         .pointer("/data/secret_id_num_uses")
         .and_then(Value::as_u64)
@@ -66,7 +70,10 @@ pub async fn mint(
         .and_then(Value::as_u64)
         .unwrap_or(0);
     let role_id = client
-        .read(ns, &format!("{}/role-id", role_path(host)))
+        .read(
+            ns,
+            &role_path(&host.approle_mount, &host.role).lit("role-id"),
+        )
         .await?
         .and_then(|v| {
             v.pointer("/data/role_id")
@@ -86,7 +93,7 @@ pub async fn mint(
         .request(
             reqwest::Method::POST,
             ns,
-            &format!("{}/secret-id", role_path(host)),
+            &role_path(&host.approle_mount, &host.role).lit("secret-id"),
             Some(&body),
             Some(wrap_ttl),
         )
@@ -122,6 +129,7 @@ pub async fn mint(
         cidrs: host.cidrs.clone(),
         minted_by: minted_by.to_owned(),
         revoked: false,
+        status_at_revoke: None,
     };
     Ok(Minted {
         record,
@@ -139,7 +147,7 @@ fn in_ns(ns: &str) -> String {
 }
 
 /// Where an outstanding bootstrap stands.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// `pending` (the wrapping token is still valid: nobody unwrapped it), `unwrapped` or
     /// `expired` (by its creation time and TTL), or `revoked`.
@@ -152,28 +160,33 @@ pub struct Status {
 pub async fn status(client: &BaoClient, r: &MintRecord) -> Result<Status, BootstrapError> {
     let ns = r.namespace.as_str();
     if r.revoked {
-        return Ok(Status {
-            wrapping: "revoked".into(),
-            secret_id: "destroyed".into(),
+        // What was true just before the revoke is the evidence (was it unwrapped by then?).
+        return Ok(match &r.status_at_revoke {
+            Some(before) => Status {
+                wrapping: format!("revoked (was {})", before.wrapping),
+                secret_id: format!("destroyed (was {})", before.secret_id),
+            },
+            None => Status {
+                wrapping: "revoked".into(),
+                secret_id: "destroyed".into(),
+            },
         });
     }
+    // Lookups are POSTs that answer 404 (or 400) for an accessor that no longer exists.
     let wrapping = match client
         .write(
             ns,
-            "auth/token/lookup-accessor",
+            &ApiPath::route("auth/token/lookup-accessor"),
             &Body::new(json!({ "accessor": r.wrapping_accessor })),
         )
         .await
     {
         Ok(Some(_)) => "pending".to_owned(),
         Ok(None) => gone(r),
-        Err(e) if matches!(e.status(), Some(400 | 403)) => gone(r),
+        Err(e) if matches!(e.status(), Some(400 | 403 | 404)) => gone(r),
         Err(e) => return Err(e.into()),
     };
-    let path = format!(
-        "auth/{}/role/{}/secret-id-accessor/lookup",
-        r.approle_mount, r.role
-    );
+    let path = role_path(&r.approle_mount, &r.role).lit("secret-id-accessor/lookup");
     let secret_id = match client
         .write(
             ns,
@@ -184,7 +197,9 @@ pub async fn status(client: &BaoClient, r: &MintRecord) -> Result<Status, Bootst
     {
         Ok(Some(v)) if !v.is_null() => "unused".to_owned(),
         Ok(_) => "used or destroyed".to_owned(),
-        Err(e) if matches!(e.status(), Some(400 | 403 | 500)) => "used or destroyed".to_owned(),
+        Err(e) if matches!(e.status(), Some(400 | 403 | 404 | 500)) => {
+            "used or destroyed".to_owned()
+        }
         Err(e) => return Err(e.into()),
     };
     Ok(Status {
@@ -206,10 +221,7 @@ fn gone(r: &MintRecord) -> String {
 /// Destroys a record's SecretID and revokes its wrapping token, by accessor.
 pub async fn revoke(client: &BaoClient, r: &MintRecord) -> Result<(), BootstrapError> {
     let ns = r.namespace.as_str();
-    let path = format!(
-        "auth/{}/role/{}/secret-id-accessor/destroy",
-        r.approle_mount, r.role
-    );
+    let path = role_path(&r.approle_mount, &r.role).lit("secret-id-accessor/destroy");
     match client
         .write(
             ns,
@@ -220,19 +232,19 @@ pub async fn revoke(client: &BaoClient, r: &MintRecord) -> Result<(), BootstrapE
     {
         Ok(_) => {}
         // Already consumed or destroyed: nothing left to revoke.
-        Err(e) if matches!(e.status(), Some(400 | 500)) => {}
+        Err(e) if matches!(e.status(), Some(400 | 404 | 500)) => {}
         Err(e) => return Err(e.into()),
     }
     match client
         .write(
             ns,
-            "auth/token/revoke-accessor",
+            &ApiPath::route("auth/token/revoke-accessor"),
             &Body::new(json!({ "accessor": r.wrapping_accessor })),
         )
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if matches!(e.status(), Some(400 | 403)) => Ok(()),
+        Err(e) if matches!(e.status(), Some(400 | 403 | 404)) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

@@ -1,20 +1,20 @@
 //! The differ: Desired + Observed + Ledger → Plan (and → Drift). Pure functions, no I/O.
 //!
-//! Only declared attributes are compared, after normalisation: durations to seconds, set-like
-//! lists sorted, comma strings split where the server answers a list, numbers and numeric
-//! strings alike. An attribute the server does not return (write-only) is compared through its
-//! keyed fingerprint in the ledger, so an unchanged secret never shows a perpetual diff.
+//! Only declared attributes are compared, after normalisation (`normalise.rs`). An attribute the
+//! server does not return, or returns only masked (write-only), is compared through its keyed
+//! fingerprint in the ledger, so an unchanged secret never shows a perpetual diff; without a
+//! fingerprint it is `(unverified)` and apply sends it, unless `--adopt` takes the server's
+//! value as it is. Only objects of this topology's identity are planned or pruned.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
 use thiserror::Error;
 
 use super::model::{Action, AttrDiff, Change, Drift, Plan};
+use super::normalise::{display, equal};
 use crate::backends::{Kind, Live, Registry};
-use crate::duration;
-use crate::ledger::Ledger;
 use crate::model::{Address, AttrValue, Desired, DesiredResource, ResourceId};
+use crate::state::ledger::Ledger;
 
 /// Live state per address: `None` = absent.
 #[derive(Clone, Debug, Default)]
@@ -30,140 +30,65 @@ pub enum PlanError {
     UnknownKind(String),
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlanOptions {
     pub prune: bool,
     pub targets: Vec<String>,
     pub allow_destroy: bool,
+    /// Take write-only fields without a fingerprint as they are, recording a baseline.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
-/// Whether a list field is ordered (SQL statements are; policies, CIDRs, roles are sets).
-fn ordered_list(field: &str) -> bool {
-    field.contains("statements") || field.ends_with("_args") || field == "args"
-}
-
-fn as_seconds(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => duration::parse(s).ok(),
-        _ => None,
-    }
-}
-
-fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Whether a declared value equals the live one, per the rules in the module documentation.
-pub fn values_equal(kind: &dyn Kind, field: &str, desired: &Value, live: &Value) -> bool {
-    let desired = kind.normalise(field, desired.clone());
-    let live = kind.normalise(field, live.clone());
-    equal(field, &desired, &live)
-}
-
-fn equal(field: &str, desired: &Value, live: &Value) -> bool {
-    if desired == live {
-        return true;
-    }
-    if duration::is_duration_field(field)
-        && let (Some(a), Some(b)) = (as_seconds(desired), as_seconds(live))
-    {
-        return a == b;
-    }
-    match (desired, live) {
-        (Value::String(s), Value::Array(_)) => {
-            let parts: Vec<Value> = s
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| Value::String(p.to_owned()))
-                .collect();
-            equal(field, &Value::Array(parts), live)
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            if a.len() != b.len() {
-                return false;
-            }
-            if ordered_list(field) {
-                return a.iter().zip(b).all(|(x, y)| equal(field, x, y));
-            }
-            let mut x: Vec<String> = a.iter().map(scalar_text).collect();
-            let mut y: Vec<String> = b.iter().map(scalar_text).collect();
-            x.sort();
-            y.sort();
-            x == y
-        }
-        (Value::Object(a), Value::Object(b)) => a
-            .iter()
-            .all(|(k, v)| b.get(k).is_some_and(|lv| equal(k, v, lv))),
-        (Value::Number(_) | Value::Bool(_), Value::String(_))
-        | (Value::String(_), Value::Number(_) | Value::Bool(_)) => {
-            scalar_text(desired) == scalar_text(live)
-        }
-        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        _ => false,
-    }
-}
-
-/// A live value as people read it: durations as `1h` rather than `3600`.
-pub fn display_live(field: &str, v: &Value) -> Value {
-    if duration::is_duration_field(field)
-        && let Some(n) = v.as_u64()
-    {
-        return Value::String(duration::format(n));
-    }
-    v.clone()
-}
-
-/// Whether a field cannot change in place (`prefix.*` entries cover a whole group).
-fn is_immutable(kind: &dyn Kind, field: &str) -> bool {
-    kind.immutable().iter().any(|f| match f.strip_suffix('*') {
-        Some(prefix) => field.starts_with(prefix),
-        None => *f == field,
-    })
-}
-
-/// The declared attributes of `res` that differ from `live`.
+/// The declared attributes of `res` that differ from `live`. `adopt`: a write-only field with
+/// no fingerprint is taken as current instead of unverified.
 pub fn attr_diffs(
     kind: &dyn Kind,
     res: &DesiredResource,
     live: &Live,
     ledger: &Ledger,
+    adopt: bool,
 ) -> Vec<AttrDiff> {
     let mut out = Vec::new();
-    let recorded = ledger.entries.get(&res.address).map(|e| &e.fp);
+    let recorded = ledger
+        .entries
+        .get(&res.address)
+        .filter(|e| ledger.is_mine(e))
+        .map(|e| &e.fp);
     let fixed = kind.fixed_after_create(res);
     for (field, value) in &res.attrs {
         if fixed.contains(&field.as_str()) {
             continue;
         }
+        let ty = res.types.get(field).copied();
+        let sensitive = value.is_secret();
+        let wire = value.to_wire();
+        let mut unverified = false;
         let (same, before) = match live.get(field) {
-            Some(lv) => {
-                let same = values_equal(kind, field, &value.to_wire(), lv);
-                (same, Some(display_live(field, lv)))
+            Some(lv) if !kind.write_only(field, value) => {
+                let same = equal(
+                    kind.exact_types(),
+                    ty,
+                    field,
+                    &kind.normalise(field, wire.clone()),
+                    &kind.normalise(field, lv.clone()),
+                );
+                (same, Some(display(ty, lv)))
             }
-            None => {
-                // Write-only: the server does not return it; compare fingerprints. An object
-                // aegisctl has never managed (adopted as it exists, e.g. after `import`) has no
-                // baseline: its value is taken as current, and the next apply records the
-                // input's fingerprint without sending it, so later input changes do show.
-                let same = match recorded {
-                    None => true,
-                    Some(r) => {
-                        let fp = ledger.fingerprint(&res.address, field, value);
-                        fp.is_some() && r.get(field) == fp.as_ref()
-                    }
-                };
-                (same, None)
-            }
+            _ => match recorded.and_then(|r| r.get(field)) {
+                Some(r) => {
+                    let fp = ledger.fingerprint(&res.address, field, value);
+                    (fp.as_ref() == Some(r), None)
+                }
+                None => {
+                    unverified = !adopt;
+                    (adopt, None)
+                }
+            },
         };
         if same {
             continue;
         }
-        let sensitive = value.is_secret();
         out.push(AttrDiff {
             name: field.clone(),
             before: if sensitive { None } else { before },
@@ -172,7 +97,11 @@ pub fn attr_diffs(
                 AttrValue::Secret(_) | AttrValue::Vault(_) => None,
             },
             sensitive,
-            forces_replace: is_immutable(kind, field),
+            forces_replace: match live.get(field) {
+                Some(lv) => kind.forces_replace(field, lv, &wire),
+                None => false,
+            },
+            unverified,
         });
     }
     out
@@ -190,6 +119,7 @@ fn create_attrs(res: &DesiredResource) -> Vec<AttrDiff> {
             },
             sensitive: v.is_secret(),
             forces_replace: false,
+            unverified: false,
         })
         .collect()
 }
@@ -246,67 +176,112 @@ pub fn plan(
         }
         let kind = kind_of(registry, &res.id)?;
         match observed.live.get(&res.address).cloned().flatten() {
-            None => changes.push(Change {
-                address: res.address.clone(),
-                id: res.id.clone(),
-                action: Action::Create,
-                attrs: create_attrs(res),
-                warning: None,
-                manual: None,
-            }),
+            None => changes.push(Change::new(
+                res.id.clone(),
+                Action::Create,
+                create_attrs(res),
+            )),
             Some(live) => {
-                let attrs = attr_diffs(kind, res, &live, ledger);
+                let attrs = attr_diffs(kind, res, &live, ledger, opts.adopt);
                 if attrs.is_empty() {
                     continue;
                 }
                 let replace = attrs.iter().any(|a| a.forces_replace);
-                let warning = (replace && kind.replace_destroys_data() && !opts.allow_destroy).then(|| {
-                    format!(
-                        "replacing this {} destroys its data (key material, stored secrets); apply refuses without --allow-destroy",
-                        kind.name()
-                    )
-                });
-                changes.push(Change {
-                    address: res.address.clone(),
-                    id: res.id.clone(),
-                    action: if replace {
+                let mut change = Change::new(
+                    res.id.clone(),
+                    if replace {
                         Action::Replace
                     } else {
                         Action::Update
                     },
                     attrs,
-                    warning,
-                    manual: None,
+                );
+                change.warning = (replace && kind.replace_destroys_data() && !opts.allow_destroy).then(|| {
+                    format!(
+                        "replacing this {} destroys its data (key material, stored secrets); apply refuses without --allow-destroy",
+                        kind.name()
+                    )
                 });
+                changes.push(change);
             }
         }
     }
+    recreate_children(desired, registry, &mut changes);
     if opts.prune && selected.is_none() {
         let declared: BTreeSet<&Address> = desired.resources.iter().map(|r| &r.address).collect();
-        for (addr, entry) in &ledger.entries {
-            if declared.contains(addr) {
+        for (addr, entry) in ledger.mine() {
+            if declared.contains(addr) || !matches!(observed.live.get(addr), Some(Some(_))) {
                 continue;
             }
-            if matches!(observed.live.get(addr), Some(Some(_))) {
-                changes.push(Change {
-                    address: addr.clone(),
-                    id: entry.id.clone(),
-                    action: Action::Delete,
-                    attrs: Vec::new(),
-                    warning: None,
-                    manual: None,
-                });
-            }
+            let kind = kind_of(registry, &entry.id)?;
+            let mut change = Change::new(entry.id.clone(), Action::Delete, Vec::new());
+            change.address = addr.clone();
+            change.warning = (kind.delete_destroys_data() && !opts.allow_destroy).then(|| {
+                format!(
+                    "deleting this {} destroys its data (key material); apply refuses without --allow-destroy",
+                    kind.name()
+                )
+            });
+            changes.push(change);
         }
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     Ok(Plan { changes })
 }
 
+/// A replaced container (a mount whose type changes) takes its contents with it: each declared
+/// object inside it is created again in the same apply, after the container.
+fn recreate_children(desired: &Desired, registry: &Registry, changes: &mut Vec<Change>) {
+    let replaced: BTreeSet<ResourceId> = changes
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .map(|c| c.id.clone())
+        .collect();
+    if replaced.is_empty() {
+        return;
+    }
+    let mut index: BTreeMap<Address, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.clone(), i))
+        .collect();
+    for res in &desired.resources {
+        let mut up = registry.container(&res.id);
+        let mut inside = None;
+        while let Some(c) = up {
+            if replaced.contains(&c) {
+                inside = Some(c.clone());
+                break;
+            }
+            up = registry.container(&c);
+        }
+        let Some(container) = inside else { continue };
+        let reason = format!(
+            "{} is replaced, which deletes what it holds",
+            container.address()
+        );
+        match index.get(&res.address) {
+            Some(&i) if changes[i].action == Action::Create => {}
+            Some(&i) => {
+                changes[i].action = Action::Create;
+                changes[i].attrs = create_attrs(res);
+                changes[i].reason = Some(reason);
+            }
+            None => {
+                let mut c = Change::new(res.id.clone(), Action::Create, create_attrs(res));
+                c.reason = Some(reason);
+                index.insert(c.address.clone(), changes.len());
+                changes.push(c);
+            }
+        }
+    }
+}
+
 /// Desired + Observed + Ledger (+ what exists unmanaged) → Drift.
 ///
-/// Only objects the ledger holds can have drifted: a declared object aegisctl never applied is
-/// a pending change (plan's business), not drift.
+/// Only objects this topology's ledger entries hold can have drifted: a declared object
+/// aegisctl never applied is a pending change (plan's business), not drift; an entry only
+/// intended (`pending`) that does not exist was never created.
 pub fn drift(
     desired: &Desired,
     observed: &Observed,
@@ -316,12 +291,16 @@ pub fn drift(
 ) -> Result<Drift, PlanError> {
     let mut out = Drift::default();
     for res in &desired.resources {
-        if !ledger.entries.contains_key(&res.address) {
+        if !ledger
+            .entries
+            .get(&res.address)
+            .is_some_and(|e| ledger.is_mine(e))
+        {
             continue;
         }
         let kind = kind_of(registry, &res.id)?;
         if let Some(Some(live)) = observed.live.get(&res.address) {
-            let attrs: Vec<AttrDiff> = attr_diffs(kind, res, live, ledger)
+            let attrs: Vec<AttrDiff> = attr_diffs(kind, res, live, ledger, false)
                 .into_iter()
                 .map(|a| AttrDiff {
                     // In a drift report the file is "before" and the server "after".
@@ -331,27 +310,16 @@ pub fn drift(
                 })
                 .collect();
             if !attrs.is_empty() {
-                out.changed.push(Change {
-                    address: res.address.clone(),
-                    id: res.id.clone(),
-                    action: Action::Update,
-                    attrs,
-                    warning: None,
-                    manual: None,
-                });
+                out.changed
+                    .push(Change::new(res.id.clone(), Action::Update, attrs));
             }
         }
     }
-    for (addr, entry) in &ledger.entries {
-        if matches!(observed.live.get(addr), Some(None)) {
-            out.deleted.push(Change {
-                address: addr.clone(),
-                id: entry.id.clone(),
-                action: Action::Delete,
-                attrs: Vec::new(),
-                warning: None,
-                manual: None,
-            });
+    for (addr, entry) in ledger.mine() {
+        if !entry.pending && matches!(observed.live.get(addr), Some(None)) {
+            let mut c = Change::new(entry.id.clone(), Action::Delete, Vec::new());
+            c.address = addr.clone();
+            out.deleted.push(c);
         }
     }
     let declared: BTreeSet<&Address> = desired.resources.iter().map(|r| &r.address).collect();
@@ -364,44 +332,11 @@ pub fn drift(
         {
             continue;
         }
-        out.unmanaged.push(Change {
-            address: addr,
-            id: id.clone(),
-            action: Action::Create,
-            attrs: Vec::new(),
-            warning: None,
-            manual: None,
-        });
+        out.unmanaged
+            .push(Change::new(id.clone(), Action::Create, Vec::new()));
     }
     out.changed.sort_by(|a, b| a.address.cmp(&b.address));
     out.deleted.sort_by(|a, b| a.address.cmp(&b.address));
     out.unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn normalisation_rules() {
-        assert!(equal("token_ttl", &json!("1h"), &json!(3600)));
-        assert!(!equal("token_ttl", &json!("1h"), &json!(1800)));
-        assert!(equal(
-            "token_policies",
-            &json!(["b", "a"]),
-            &json!(["a", "b"])
-        ));
-        assert!(equal("token_policies", &json!("a, b"), &json!(["b", "a"])));
-        assert!(!equal(
-            "creation_statements",
-            &json!(["b", "a"]),
-            &json!(["a", "b"])
-        ));
-        assert!(equal("secret_id_num_uses", &json!(1), &json!("1")));
-        assert!(equal("exportable", &json!(false), &json!(false)));
-        assert!(!equal("exportable", &json!(true), &json!(false)));
-        assert!(equal("x", &json!({"a": 1}), &json!({"a": 1, "b": 2})));
-    }
 }

@@ -37,6 +37,10 @@ pub struct AttrDiff {
     /// This attribute cannot change in place.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forces_replace: bool,
+    /// The server does not answer this field and the ledger has no fingerprint of what was
+    /// sent: whether it differs cannot be known, so apply sends it (or `--adopt` records it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 /// One object's change.
@@ -52,9 +56,31 @@ pub struct Change {
     /// The server will not take this change through its API: what the operator must do instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<String>,
+    /// Why the change is planned when the object itself did not change (its container is
+    /// replaced, so it is created again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What else a delete or replace of a container destroys: objects aegisctl does not manage,
+    /// listed by address, accepted with `--allow-destroy`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destroys: Vec<String>,
 }
 
 impl Change {
+    /// A change with nothing but its address, id and action.
+    pub fn new(id: ResourceId, action: Action, attrs: Vec<AttrDiff>) -> Change {
+        Change {
+            address: id.address(),
+            id,
+            action,
+            attrs,
+            warning: None,
+            manual: None,
+            reason: None,
+            destroys: Vec::new(),
+        }
+    }
+
     /// The names of the changed attributes.
     pub fn changed_names(&self) -> std::collections::BTreeSet<String> {
         self.attrs.iter().map(|a| a.name.clone()).collect()

@@ -4,7 +4,10 @@
 //! more, which is why it can promise to send no request.
 
 pub mod error;
+mod hosts;
+mod mounts;
 pub mod node;
+mod openbao;
 pub mod raw;
 pub mod redact;
 pub mod resolve;
@@ -39,6 +42,22 @@ pub fn load_with_env(
     };
     let raw = parse(&text, &src)?;
     resolve::resolve(&raw, path, &src, env).map_err(TopologyError::Invalid)
+}
+
+/// Reads a topology file for its connection settings only (OpenBao address, token, CA, ledger,
+/// identity): what `unlock` and `bootstrap --list/--revoke` need, without resolving the rest.
+pub fn load_connection(path: &Path) -> Result<Desired, TopologyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TopologyError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let src = Source {
+        name: path.display().to_string(),
+        text: Arc::new(redact::redact(&text)),
+    };
+    let raw = parse(&text, &src)?;
+    resolve::resolve_connection(&raw, path, &src, &|name| std::env::var(name).ok())
+        .map_err(TopologyError::Invalid)
 }
 
 fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {

@@ -18,6 +18,8 @@ pub type Body = BTreeMap<String, Node>;
 #[serde(deny_unknown_fields)]
 pub struct RawTopology {
     pub version: Spanned<u32>,
+    /// The topology's identity in the ledger (default: the file's stem).
+    pub name: Option<Node>,
     pub openbao: Option<Spanned<RawOpenBao>>,
     // The blocks below belong to later milestones; they are parsed as plain nodes so that the
     // error can say "not supported yet" at the right line instead of "unknown field".
@@ -145,9 +147,13 @@ pub struct RawSecretsMount {
     pub description: Option<Node>,
     pub options: Option<Spanned<Body>>,
     pub tune: Option<Spanned<Body>>,
-    /// KV v2 secrets to seed: path → {key: value}.
+    /// KV secrets to seed (kv-v2 or kv v1 mounts): path → {key: value}.
     #[serde(default)]
     pub kv: BTreeMap<String, Spanned<Body>>,
+    /// KV v2 metadata: path → `max_versions`, `cas_required`, `delete_version_after`,
+    /// `custom_metadata`.
+    #[serde(default)]
+    pub kv_metadata: BTreeMap<String, Spanned<Body>>,
     /// Transit keys: name → key settings.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<Body>>,

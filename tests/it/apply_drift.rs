@@ -410,11 +410,13 @@ fn converged_apply_writes_nothing_and_converged_plan_is_cheap() {
     assert!(plan.stdout.contains("No changes."), "{plan}");
     let reqs = bao.audit_requests();
     let sent = &reqs[mark..];
+    // Besides one read per object: the two mount tables, the ledger (its shard list, its
+    // key, the legacy document, one shard) and the server's version for the field check.
     assert!(
-        sent.len() <= OBJECTS + 6,
+        sent.len() <= OBJECTS + 7,
         "a converged plan of {OBJECTS} objects sent {} requests (at most {} expected): {sent:#?}",
         sent.len(),
-        OBJECTS + 6
+        OBJECTS + 7
     );
     assert!(sent.iter().all(|r| !r.is_write()), "plan wrote: {sent:#?}");
 }
@@ -480,9 +482,9 @@ fn saved_plan_is_refused_after_out_of_band_change_and_applied_without_one() {
 
 #[test]
 fn concurrent_apply_is_refused_naming_the_lock_holder() {
-    use aegisctl::apply::lock::Lock;
     use aegisctl::backends::openbao::BaoClient;
     use aegisctl::sensitive::Sensitive;
+    use aegisctl::state::lock::Lock;
 
     let (bao, _) = converged();
     let file = topology(
@@ -608,7 +610,8 @@ fn prune_destroys_managed_objects_no_longer_declared() {
         "{plan}"
     );
 
-    // With --prune they are shown as destroyed.
+    // With --prune they are shown as destroyed; deleting a Transit key destroys its key
+    // material, so that one needs --allow-destroy too.
     let plan = ctl(&bao, &["plan", "--prune", "--detailed-exitcode", s(&file)]);
     assert_eq!(plan.code, Some(2), "{plan}");
     for address in [KEY_BLACKBOARD, POLICY_OPS] {
@@ -616,12 +619,19 @@ fn prune_destroys_managed_objects_no_longer_declared() {
             .unwrap_or_else(|| panic!("{address} not in the plan:\n{plan}"));
         assert!(blk.contains("will be destroyed"), "{blk}");
         assert!(
-            blk.lines()
-                .nth(1)
-                .is_some_and(|l| l.trim_start().starts_with("- ")),
+            blk.lines().any(|l| l.trim_start().starts_with("- ")),
             "{blk}"
         );
     }
+    let key_block = block(&plan.stdout, KEY_BLACKBOARD).unwrap_or_default();
+    assert!(
+        key_block.contains("destroys its data") && key_block.contains("--allow-destroy"),
+        "{key_block}"
+    );
+    let refused = ctl(&bao, &["apply", "--prune", "--auto-approve", s(&file)]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    bao.bao_ok(&["read", "transit/keys/blackboard"]);
+    bao.bao_ok(&["policy", "read", "ops-read"]);
     assert!(
         plan.stdout.contains("0 to add, 0 to change, 2 to destroy."),
         "{plan}"
@@ -631,7 +641,16 @@ fn prune_destroys_managed_objects_no_longer_declared() {
     ctl_ok(&bao, &["apply", "--auto-approve", s(&file)]);
     bao.bao_ok(&["read", "transit/keys/blackboard"]);
     bao.bao_ok(&["policy", "read", "ops-read"]);
-    ctl_ok(&bao, &["apply", "--prune", "--auto-approve", s(&file)]);
+    ctl_ok(
+        &bao,
+        &[
+            "apply",
+            "--prune",
+            "--allow-destroy",
+            "--auto-approve",
+            s(&file),
+        ],
+    );
     assert!(
         !bao.bao(&["read", "transit/keys/blackboard"])
             .status

@@ -734,8 +734,7 @@ fn pruning_a_namespace_holding_unmanaged_objects_is_refused_until_they_are_gone(
         "the namespace should be planned for destruction:\n{plan}"
     );
     assert!(
-        plan.stdout
-            .contains("still holds objects aegisctl does not manage"),
+        plan.stdout.contains("object(s) aegisctl does not manage"),
         "the plan should already warn that the prune will be refused:\n{plan}"
     );
     let mark = bao.audit_mark();
@@ -752,7 +751,7 @@ fn pruning_a_namespace_holding_unmanaged_objects_is_refused_until_they_are_gone(
     );
     let msg = refused.all();
     assert!(
-        msg.contains("still holds objects aegisctl does not manage"),
+        msg.contains("object(s) aegisctl does not manage"),
         "the refusal should say why:\n{refused}"
     );
     assert!(msg.contains("tenant-enterprise-b"), "{refused}");

@@ -258,36 +258,70 @@ fn import_of_a_hand_made_server_plans_no_changes() {
         );
     }
 
-    // The placeholders the report lists, set to what the server holds (a write-only password
-    // is adopted as it is: any value plans clean until aegisctl has recorded one).
+    // The placeholders the report lists, set to what the server holds. A write-only password
+    // cannot be compared: a plain plan shows it `(unverified)` (never silently adopted), and
+    // `--adopt` takes the server's as the baseline.
     let placeholders: BTreeMap<String, String> = report
         .lines()
         .filter_map(|l| l.trim().split_once("  ("))
         .map(|(var, what)| (var.to_owned(), what.to_owned()))
         .collect();
     assert!(placeholders.len() >= 3, "{report}");
-    let mut plan = bao.aegisctl();
-    for (var, what) in &placeholders {
-        let value = if what.contains("key `token` of apps/team/api") {
-            KV_SECRET
-        } else if what.contains("key `api_key` of secret/app/config") {
-            TENANT_SECRET
-        } else {
-            "adopted-write-only"
-        };
-        plan.env(var, value);
-    }
-    let out = plan
-        .args(["plan", "--detailed-exitcode"])
-        .arg(out_dir.join("topology.yaml"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let with_env = |args: &[&str]| {
+        let mut cmd = bao.aegisctl();
+        for (var, what) in &placeholders {
+            let value = if what.contains("key `token` of apps/team/api") {
+                KV_SECRET
+            } else if what.contains("key `api_key` of secret/app/config") {
+                TENANT_SECRET
+            } else {
+                "adopted-write-only"
+            };
+            cmd.env(var, value);
+        }
+        let out = cmd
+            .args(args)
+            .arg(out_dir.join("topology.yaml"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = with_env(&["plan", "--detailed-exitcode"]);
     assert_eq!(
-        out.status.code(),
+        code,
+        Some(2),
+        "{stdout}{stderr}\n--- imported ---\n{topology}"
+    );
+    let blk = crate::harness::block(
+        &stdout,
+        r#"openbao[root].database_connection["database/pg"]"#,
+    )
+    .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        crate::harness::norm(&blk).contains("~ password = (unverified) -> (sensitive value)"),
+        "{blk}"
+    );
+    assert!(
+        stdout.contains("0 to add, 1 to change, 0 to destroy."),
+        "only the unverifiable password differs: {stdout}\n--- imported ---\n{topology}"
+    );
+    let (code, stdout, stderr) = with_env(&["plan", "--adopt", "--detailed-exitcode"]);
+    assert_eq!(
+        code,
         Some(0),
-        "{stdout}{}\n--- imported ---\n{topology}",
-        String::from_utf8_lossy(&out.stderr)
+        "{stdout}{stderr}\n--- imported ---\n{topology}"
     );
     assert!(stdout.contains("No changes."), "{stdout}");
+    let (code, stdout, stderr) = with_env(&["apply", "--adopt", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) = with_env(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "after --adopt the baseline is recorded: {stdout}{stderr}"
+    );
 }

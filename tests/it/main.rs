@@ -13,4 +13,5 @@ mod import_roundtrip;
 mod malformed;
 mod postgres;
 mod references;
+mod schema;
 mod walking_skeleton;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::OpenBao;
 use super::path_kind::{PathKind, PathSpec};
+use crate::backends::FieldSource;
 
 pub fn kind(bao: Arc<OpenBao>) -> PathKind {
     PathKind::new(
@@ -18,6 +19,10 @@ pub fn kind(bao: Arc<OpenBao>) -> PathKind {
             deletable: true,
             write_replaces: false,
             destroy_order: 10,
+            sources: {
+                const S: &[FieldSource] = &[FieldSource::of_mount("role/{name}")];
+                S
+            },
         },
     )
 }

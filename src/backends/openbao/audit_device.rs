@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use super::{BaoError, Body, OpenBao, body_from};
-use crate::backends::{Kind, Live};
+use crate::backends::path::ApiPath;
+use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 
 /// What the server configuration says about audit devices.
@@ -43,7 +44,12 @@ impl AuditDevice {
     async fn server(&self) -> Result<&ServerAudit, BaoError> {
         self.server
             .get_or_try_init(|| async {
-                let resp = match self.bao.client.read("", "sys/config/state/sanitized").await {
+                let resp = match self
+                    .bao
+                    .client
+                    .read("", &ApiPath::route("sys/config/state/sanitized"))
+                    .await
+                {
                     Ok(r) => r,
                     Err(e) if e.status() == Some(403) => None,
                     Err(e) => return Err(e),
@@ -72,7 +78,7 @@ impl AuditDevice {
         let resp = self
             .bao
             .client
-            .read("", "sys/audit")
+            .read("", &ApiPath::route("sys/audit"))
             .await?
             .unwrap_or(Value::Null);
         Ok(resp
@@ -130,6 +136,15 @@ impl Kind for AuditDevice {
         false
     }
 
+    fn container(&self, _id: &ResourceId) -> Option<ResourceId> {
+        None
+    }
+
+    fn field_sources(&self) -> &'static [FieldSource] {
+        const S: &[FieldSource] = &[FieldSource::of_system("", "audit/{path}")];
+        S
+    }
+
     async fn manual_step(&self, res: &DesiredResource) -> Result<Option<String>, BaoError> {
         if self.server().await?.api_creation_allowed == Some(false) {
             return Ok(Some(format!(
@@ -149,7 +164,7 @@ impl Kind for AuditDevice {
                 let mut live = Live::new();
                 for key in ["type", "description", "local"] {
                     if let Some(v) = entry.get(key) {
-                        live.insert(key.into(), v.clone());
+                        live.insert(key, v.clone());
                     }
                 }
                 if let Some(Value::Object(o)) = entry.get("options") {
@@ -170,7 +185,7 @@ impl Kind for AuditDevice {
         for (k, v) in res.attrs.iter().filter(|(k, _)| !k.starts_with("options.")) {
             body[k.as_str()] = v.to_wire();
         }
-        let path = format!("sys/audit/{}", res.id.name);
+        let path = ApiPath::route("sys/audit").path(&res.id.name);
         match self
             .bao
             .client
@@ -206,7 +221,7 @@ impl Kind for AuditDevice {
     async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
         self.bao
             .client
-            .delete("", &format!("sys/audit/{}", id.name))
+            .delete("", &ApiPath::route("sys/audit").path(&id.name))
             .await
     }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::backends::http;
+use crate::backends::path::ApiPath;
 use crate::sensitive::{REDACTED, Sensitive};
 
 /// A request body. It may hold secrets, so its `Debug` shows nothing, and the secrets it holds
@@ -31,15 +32,52 @@ impl Body {
 
     /// Marks a secret contained in the body, for scrubbing from error messages.
     pub fn with_secret(mut self, secret: &Sensitive<String>) -> Self {
-        if !secret.expose().is_empty() {
-            self.secrets.push(secret.clone());
+        self.remember(secret.expose());
+        self
+    }
+
+    /// Marks every text inside a secret value (and the password of a URL among them, which a
+    /// server may echo on its own) for scrubbing.
+    pub fn with_secret_value(mut self, value: &Value) -> Self {
+        match value {
+            Value::String(s) => self.remember(s),
+            Value::Array(items) => {
+                for v in items {
+                    self = self.with_secret_value(v);
+                }
+            }
+            Value::Object(m) => {
+                for v in m.values() {
+                    self = self.with_secret_value(v);
+                }
+            }
+            Value::Number(n) => self.remember(&n.to_string()),
+            _ => {}
         }
         self
+    }
+
+    fn remember(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.secrets.push(Sensitive::new(text.to_owned()));
+        if let Some(password) = url_password(text) {
+            self.secrets.push(Sensitive::new(password));
+        }
     }
 
     pub fn json(&self) -> &Value {
         &self.json
     }
+}
+
+/// The password of a URL with credentials in it (`postgresql://user:pw@host/db`), decoded too.
+fn url_password(text: &str) -> Option<String> {
+    let (_, rest) = text.split_once("://")?;
+    let userinfo = rest.split(['/', '?', '#']).next()?.rsplit_once('@')?.0;
+    let (_, password) = userinfo.split_once(':')?;
+    (!password.is_empty()).then(|| password.to_owned())
 }
 
 impl std::fmt::Debug for Body {
@@ -160,13 +198,24 @@ impl BaoClient {
         &self.address
     }
 
+    /// A key derived from the token for `purpose` (SHA-256 of both): a secret only the token's
+    /// holder can compute, for fingerprints that must not be checkable without it.
+    pub fn derived_key(&self, purpose: &[u8]) -> Sensitive<Vec<u8>> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(purpose);
+        h.update([0]);
+        h.update(self.token.expose().as_bytes());
+        Sensitive::new(h.finalize().to_vec())
+    }
+
     /// GET; `None` when the object does not exist (404).
-    pub async fn read(&self, ns: &str, path: &str) -> Result<Option<Value>, BaoError> {
+    pub async fn read(&self, ns: &str, path: &ApiPath) -> Result<Option<Value>, BaoError> {
         self.request(Method::GET, ns, path, None, None).await
     }
 
     /// LIST; the `keys` of the answer, empty when there is nothing (404).
-    pub async fn list(&self, ns: &str, path: &str) -> Result<Vec<String>, BaoError> {
+    pub async fn list(&self, ns: &str, path: &ApiPath) -> Result<Vec<String>, BaoError> {
         let method = Method::from_bytes(b"LIST").map_err(|e| BaoError::Setup(e.to_string()))?;
         let resp = self.request(method, ns, path, None, None).await?;
         Ok(resp
@@ -185,7 +234,7 @@ impl BaoClient {
     pub async fn write(
         &self,
         ns: &str,
-        path: &str,
+        path: &ApiPath,
         body: &Body,
     ) -> Result<Option<Value>, BaoError> {
         self.request(Method::POST, ns, path, Some(body), None).await
@@ -195,7 +244,7 @@ impl BaoClient {
     pub async fn patch(
         &self,
         ns: &str,
-        path: &str,
+        path: &ApiPath,
         body: &Body,
     ) -> Result<Option<Value>, BaoError> {
         self.request(Method::PATCH, ns, path, Some(body), None)
@@ -203,7 +252,7 @@ impl BaoClient {
     }
 
     /// DELETE; deleting an absent object is not an error.
-    pub async fn delete(&self, ns: &str, path: &str) -> Result<(), BaoError> {
+    pub async fn delete(&self, ns: &str, path: &ApiPath) -> Result<(), BaoError> {
         self.request(Method::DELETE, ns, path, None, None)
             .await
             .map(|_| ())
@@ -217,7 +266,7 @@ impl BaoClient {
         &self,
         method: Method,
         ns: &str,
-        path: &str,
+        path: &ApiPath,
         body: Option<&Body>,
         wrap_ttl: Option<&str>,
     ) -> Result<Option<Value>, BaoError> {
@@ -245,18 +294,19 @@ impl BaoClient {
         &self,
         method: Method,
         ns: &str,
-        path: &str,
+        api_path: &ApiPath,
         body: Option<&Body>,
         wrap_ttl: Option<&str>,
     ) -> Result<Option<Value>, BaoError> {
-        let path = path.trim_start_matches('/');
+        let path = api_path.as_str();
+        let encoded = api_path.encoded().map_err(BaoError::Refused)?;
         let ns = &match (self.base_namespace.as_str(), ns) {
             ("", n) => n.to_owned(),
             (b, "") => b.to_owned(),
             (b, n) => format!("{b}/{n}"),
         };
         let ns = ns.as_str();
-        let url = format!("{}/v1/{}", self.address, path);
+        let url = format!("{}/v1/{}", self.address, encoded);
         tracing::debug!(method = %method, path, namespace = ns, "openbao request");
         let make = || {
             let mut rb = self
@@ -293,9 +343,11 @@ impl BaoClient {
             address: self.address.clone(),
             reason: http::innermost(&e),
         })?;
-        if status == 404 {
-            // A LIST of nothing and a GET of an absent object both answer 404; KV v2 answers 404
-            // with a body for a deleted version. All mean "absent" to the caller.
+        let is_write = matches!(method, Method::POST | Method::PUT | Method::PATCH);
+        if status == 404 && !is_write {
+            // A LIST of nothing, a GET of an absent object and a DELETE of one answer 404; KV v2
+            // answers 404 with a body for a deleted version. All mean "absent" to the caller.
+            // A write that answers 404 wrote nothing (no handler for the route): an error.
             return Ok(None);
         }
         if status == 204 || (text.trim().is_empty() && (200..300).contains(&status)) {

@@ -3,6 +3,8 @@
 //! The server answers `connection_url`, `username` and the plugin's other settings nested under
 //! `connection_details`; they are flattened so the file's flat fields compare directly. The
 //! `password` is never returned: it is compared through its keyed fingerprint in the ledger.
+//! A `connection_url` with a password in it is a secret (OpenBao answers it masked): it is
+//! compared by fingerprint and sent only when it changed.
 //! `rotate_root: true` (a field of aegisctl's, never sent) rotates the root credential once after
 //! creation; from then on the file's password is never sent again, because a re-sent stale
 //! password would undo the rotation.
@@ -15,7 +17,8 @@ use serde_json::Value;
 
 use super::path_kind::{PathKind, PathSpec};
 use super::{BaoError, Body, OpenBao, body_from};
-use crate::backends::{Kind, Live};
+use crate::backends::path::ApiPath;
+use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 
 /// aegisctl's own field: rotate the root credential after creation.
@@ -39,9 +42,29 @@ impl DatabaseConnection {
                     deletable: true,
                     write_replaces: false,
                     destroy_order: 20,
+                    sources: {
+                        const S: &[FieldSource] = &[FieldSource::of_mount("config/{name}")];
+                        S
+                    },
                 },
             ),
         }
+    }
+}
+
+/// Whether a connection URL carries a password of its own (`postgresql://u:pw@host/db`), as
+/// opposed to OpenBao's `{{password}}` template. OpenBao answers such a URL with the password
+/// replaced by `xxxxx`, so it is a secret and compared through its fingerprint.
+pub fn embeds_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) => userinfo
+            .split_once(':')
+            .is_some_and(|(_, pw)| !pw.is_empty() && pw != "{{password}}"),
+        None => false,
     }
 }
 
@@ -66,6 +89,22 @@ impl Kind for DatabaseConnection {
         20
     }
 
+    fn field_sources(&self) -> &'static [FieldSource] {
+        self.inner.field_sources()
+    }
+
+    fn own_fields(&self) -> &'static [&'static str] {
+        &[ROTATE_ROOT]
+    }
+
+    fn container(&self, id: &ResourceId) -> Option<ResourceId> {
+        self.inner.container(id)
+    }
+
+    fn write_only(&self, field: &str, value: &AttrValue) -> bool {
+        field == "connection_url" && value.is_secret()
+    }
+
     fn fixed_after_create(&self, res: &DesiredResource) -> Vec<&'static str> {
         if rotates(res) {
             vec![ROTATE_ROOT, "password"]
@@ -78,7 +117,9 @@ impl Kind for DatabaseConnection {
         Ok(self.inner.read(id).await?.map(|mut live| {
             if let Some(Value::Object(details)) = live.remove("connection_details") {
                 for (k, v) in details {
-                    live.entry(k).or_insert(v);
+                    if !live.contains_key(&k) {
+                        live.insert(k, v);
+                    }
                 }
             }
             live
@@ -98,7 +139,10 @@ impl Kind for DatabaseConnection {
             bao.client
                 .write(
                     &res.id.namespace,
-                    &format!("{mount}/rotate-root/{}", res.id.name),
+                    &ApiPath::route("")
+                        .path(mount)
+                        .lit("rotate-root")
+                        .path(&res.id.name),
                     &Body::new(serde_json::json!({})),
                 )
                 .await?;

@@ -10,7 +10,9 @@ pub mod client;
 pub mod database_connection;
 pub mod database_role;
 pub mod database_static_role;
+pub mod fields;
 pub mod jwt_role;
+pub mod kv_metadata;
 pub mod kv_secret;
 pub mod mount;
 pub mod mount_config;
@@ -18,6 +20,7 @@ pub mod namespace;
 pub mod path_kind;
 pub mod plugin;
 pub mod policy;
+pub mod schema;
 pub mod transit_key;
 
 use std::collections::HashMap;
@@ -27,6 +30,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::Registry;
+use super::path::ApiPath;
 pub use client::{BaoClient, BaoError, Body};
 
 /// Which mount table.
@@ -69,10 +73,10 @@ impl OpenBao {
         let table = cell
             .get_or_try_init(|| async {
                 let path = match which {
-                    Table::Secrets => "sys/mounts",
-                    Table::Auth => "sys/auth",
+                    Table::Secrets => ApiPath::route("sys/mounts"),
+                    Table::Auth => ApiPath::route("sys/auth"),
                 };
-                let resp = self.client.read(ns, path).await?.unwrap_or(Value::Null);
+                let resp = self.client.read(ns, &path).await?.unwrap_or(Value::Null);
                 // Newer servers answer under `data`; older ones at the top level as well.
                 let obj = resp
                     .get("data")
@@ -92,11 +96,17 @@ impl OpenBao {
         Ok(Arc::clone(table))
     }
 
-    /// Drops cached mount tables, after writes that change them.
-    pub fn forget_tables(&self) {
+    /// Drops the cached mount tables of one namespace, after writes that change them (other
+    /// namespaces' tables stay: a 500-namespace apply must not re-read them all).
+    pub fn forget_tables(&self, ns: &str) {
         if let Ok(mut t) = self.tables.lock() {
-            t.clear();
+            t.retain(|(n, _), _| n != ns);
         }
+    }
+
+    /// The mount at `path` in a namespace's secrets table (`None` when absent).
+    pub async fn mount_entry(&self, ns: &str, path: &str) -> Result<Option<Value>, BaoError> {
+        Ok(self.table(ns, Table::Secrets).await?.get(path).cloned())
     }
 }
 
@@ -122,6 +132,7 @@ pub fn register(r: &mut Registry, bao: Arc<OpenBao>) {
     r.add(Arc::new(aws_role::kind(Arc::clone(&bao))));
     r.add(Arc::new(mount_config::aws_config(Arc::clone(&bao))));
     r.add(Arc::new(transit_key::TransitKey::new(Arc::clone(&bao))));
+    r.add(Arc::new(kv_metadata::KvMetadata::new(Arc::clone(&bao))));
     r.add(Arc::new(kv_secret::KvSecret::new(bao)));
 }
 
@@ -135,14 +146,32 @@ pub fn body_from<'a>(
     let mut secrets = Vec::new();
     for (k, v) in attrs {
         let key = k.strip_prefix(strip).unwrap_or(k).to_owned();
-        if let crate::model::AttrValue::Secret(s) = v {
-            secrets.push(s.clone());
+        let wire = v.to_wire();
+        if v.is_secret() {
+            secrets.push(wire.clone());
         }
-        map.insert(key, v.to_wire());
+        map.insert(key, wire);
     }
     let mut body = Body::new(Value::Object(map));
     for s in &secrets {
-        body = body.with_secret(s);
+        body = body.with_secret_value(s);
     }
     body
+}
+
+/// The path of a mount in its table's API: `sys/mounts/PATH` or `sys/auth/PATH`.
+pub fn sys_path(which: Table, mount: &str) -> ApiPath {
+    match which {
+        Table::Secrets => ApiPath::route("sys/mounts").path(mount),
+        Table::Auth => ApiPath::route("sys/auth").path(mount),
+    }
+}
+
+/// The root of a mount's own API: `PATH` or `auth/PATH`.
+pub fn mount_root(auth: bool, mount: &str) -> ApiPath {
+    if auth {
+        ApiPath::route("auth").path(mount)
+    } else {
+        ApiPath::route("").path(mount)
+    }
 }

@@ -3,7 +3,10 @@
 //! Both live in a mount table (`sys/mounts`, `sys/auth`) read once per run, and both tune
 //! through `.../tune`; they differ only in paths and built-ins, hence one file for both.
 //! A `kv-v2` mount is `type: kv` with `options.version: 2` on the server; it is shown and
-//! compared as `kv-v2`, the name operators write.
+//! compared as `kv-v2`, the name operators write. A kv mount without a version is version 1
+//! (so `options.version: "1"` compares equal to the server leaving it out), and a kv v1 mount
+//! becomes kv-v2 in place, through tune, as OpenBao upgrades it: never by a replace, which would
+//! destroy its data.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,8 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{BaoError, Body, OpenBao, Table, body_from};
-use crate::backends::{Kind, Live};
+use super::{BaoError, Body, OpenBao, Table, body_from, sys_path};
+use crate::backends::{FieldSource, Holds, Kind, Live};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 
 /// Mounts OpenBao has by itself; never listed, never managed.
@@ -29,13 +32,6 @@ impl Mount {
         Mount { bao, table }
     }
 
-    fn sys(&self) -> &'static str {
-        match self.table {
-            Table::Secrets => "sys/mounts",
-            Table::Auth => "sys/auth",
-        }
-    }
-
     fn builtins(&self) -> &'static [&'static str] {
         match self.table {
             Table::Secrets => BUILTIN_SECRETS,
@@ -45,7 +41,7 @@ impl Mount {
 }
 
 /// The server's mount entry flattened into declared-attribute names.
-fn flatten(entry: &Value) -> Live {
+pub fn flatten(entry: &Value) -> Live {
     let mut live = Live::new();
     let mut kind = entry
         .get("type")
@@ -59,9 +55,9 @@ fn flatten(entry: &Value) -> Live {
     if kind == "kv" && version == Some("2") {
         kind = "kv-v2".into();
     }
-    live.insert("type".into(), Value::String(kind.clone()));
+    live.insert("type", Value::String(kind.clone()));
     if let Some(d) = entry.get("description") {
-        live.insert("description".into(), d.clone());
+        live.insert("description", d.clone());
     }
     for key in [
         "local",
@@ -70,7 +66,7 @@ fn flatten(entry: &Value) -> Live {
         "plugin_version",
     ] {
         if let Some(v) = entry.get(key) {
-            live.insert(key.into(), v.clone());
+            live.insert(key, v.clone());
         }
     }
     if let Some(config) = entry.get("config").and_then(Value::as_object) {
@@ -85,6 +81,10 @@ fn flatten(entry: &Value) -> Live {
             }
             live.insert(format!("options.{k}"), v.clone());
         }
+    }
+    if kind == "kv" && version.is_none() {
+        // A kv mount enabled without a version is version 1.
+        live.insert("options.version", json!("1"));
     }
     live
 }
@@ -109,8 +109,46 @@ impl Kind for Mount {
         &["type", "local", "seal_wrap", "external_entropy_access"]
     }
 
+    fn forces_replace(&self, field: &str, live: &Value, desired: &Value) -> bool {
+        // kv (v1) → kv-v2 is OpenBao's in-place upgrade; the way back is not.
+        if field == "type" && live == "kv" && desired == "kv-v2" {
+            return false;
+        }
+        self.immutable().contains(&field)
+    }
+
     fn destroy_order(&self) -> u8 {
         90
+    }
+
+    fn field_sources(&self) -> &'static [FieldSource] {
+        const SECRETS: &[FieldSource] = &[
+            FieldSource::of_system("", "mounts/{path}"),
+            FieldSource::of_system("tune.", "mounts/{path}/tune"),
+        ];
+        const AUTH: &[FieldSource] = &[
+            FieldSource::of_system("", "auth/{path}"),
+            FieldSource::of_system("tune.", "auth/{path}/tune"),
+        ];
+        match self.table {
+            Table::Secrets => SECRETS,
+            Table::Auth => AUTH,
+        }
+    }
+
+    fn holds(&self, id: &ResourceId, live: &Live) -> Option<Holds> {
+        let mut attrs = std::collections::BTreeMap::new();
+        if let Some(t) = live.get("type") {
+            attrs.insert("type".to_owned(), AttrValue::Plain(t.clone()));
+        }
+        Some(Holds::Mount {
+            namespace: id.namespace.clone(),
+            mount: Box::new(DesiredResource::new(id.clone(), attrs)),
+        })
+    }
+
+    fn container(&self, id: &ResourceId) -> Option<ResourceId> {
+        crate::backends::namespace_container(&id.namespace)
     }
 
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
@@ -143,13 +181,16 @@ impl Kind for Mount {
                 body[key] = v.to_wire();
             }
         }
-        let path = format!("{}/{}", self.sys(), res.id.name);
         let result = self
             .bao
             .client
-            .write(&res.id.namespace, &path, &Body::new(body))
+            .write(
+                &res.id.namespace,
+                &sys_path(self.table, &res.id.name),
+                &Body::new(body),
+            )
             .await;
-        self.bao.forget_tables();
+        self.bao.forget_tables(&res.id.namespace);
         result.map(|_| ())
     }
 
@@ -178,20 +219,24 @@ impl Kind for Mount {
                 .filter(|(k, _)| changed.contains(*k) && k.starts_with("options.")),
             "options.",
         );
-        if options.json().as_object().is_some_and(|o| !o.is_empty()) {
+        let upgrade = changed.contains("type") && res.plain_str("type") == Some("kv-v2");
+        if upgrade || options.json().as_object().is_some_and(|o| !o.is_empty()) {
             let mut o = options.json().clone();
             if res.plain_str("type") == Some("kv-v2") {
                 o["version"] = json!("2");
             }
             tune["options"] = o;
         }
-        let path = format!("{}/{}/tune", self.sys(), res.id.name);
         let result = self
             .bao
             .client
-            .write(&res.id.namespace, &path, &Body::new(tune))
+            .write(
+                &res.id.namespace,
+                &sys_path(self.table, &res.id.name).lit("tune"),
+                &Body::new(tune),
+            )
             .await;
-        self.bao.forget_tables();
+        self.bao.forget_tables(&res.id.namespace);
         result.map(|_| ())
     }
 
@@ -199,9 +244,9 @@ impl Kind for Mount {
         let result = self
             .bao
             .client
-            .delete(&id.namespace, &format!("{}/{}", self.sys(), id.name))
+            .delete(&id.namespace, &sys_path(self.table, &id.name))
             .await;
-        self.bao.forget_tables();
+        self.bao.forget_tables(&id.namespace);
         result
     }
 
@@ -227,8 +272,10 @@ mod tests {
     fn kv_v2_is_shown_as_operators_write_it() {
         let entry = json!({"type": "kv", "options": {"version": "2"}, "config": {"default_lease_ttl": 3600}, "description": ""});
         let live = flatten(&entry);
-        assert_eq!(live["type"], json!("kv-v2"));
-        assert_eq!(live["tune.default_lease_ttl"], json!(3600));
+        assert_eq!(live.get("type"), Some(&json!("kv-v2")));
+        assert_eq!(live.get("tune.default_lease_ttl"), Some(&json!(3600)));
         assert!(!live.contains_key("options.version"));
+        let v1 = flatten(&json!({"type": "kv", "options": null}));
+        assert_eq!(v1.get("options.version"), Some(&json!("1")));
     }
 }

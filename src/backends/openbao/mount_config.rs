@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::OpenBao;
 use super::path_kind::{PathKind, PathSpec};
+use crate::backends::FieldSource;
 
 /// `auth/MOUNT/config`: address `auth_config["MOUNT/config"]`.
 pub fn auth_config(bao: Arc<OpenBao>) -> PathKind {
@@ -23,6 +24,10 @@ pub fn auth_config(bao: Arc<OpenBao>) -> PathKind {
             deletable: false,
             write_replaces: true,
             destroy_order: 10,
+            sources: {
+                const S: &[FieldSource] = &[FieldSource::of_mount("config")];
+                S
+            },
         },
     )
 }
@@ -40,6 +45,13 @@ pub fn aws_config(bao: Arc<OpenBao>) -> PathKind {
             deletable: false,
             write_replaces: true,
             destroy_order: 10,
+            // `config/root` and `config/lease` are two endpoints: the name picks one.
+            sources: &[FieldSource {
+                prefix: "",
+                endpoint: "config/{name}",
+                system: false,
+                by_name: true,
+            }],
         },
     )
 }

@@ -1,8 +1,10 @@
 //! Namespaces (`sys/namespaces/NAME`, asked of the parent namespace). One per tenant: each holds
 //! its own mounts, policies and roles, isolated from its siblings.
 //!
-//! Deleting a namespace deletes everything in it, so `--prune` refuses unless the namespace holds
-//! nothing but what aegisctl is removing in the same run (its children are destroyed first).
+//! Deleting a namespace deletes everything in it. The engine's prune guard (see
+//! `plan::contents`) lists what it holds through [`Kind::holds`] and refuses, at plan time and
+//! again just before the delete, when anything in it is not being removed by aegisctl in the
+//! same run, unless `--allow-destroy` was given and the plan named every such object.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,11 +12,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::mount::{BUILTIN_AUTH, BUILTIN_SECRETS};
-use super::{BaoError, Body, OpenBao, Table};
-use crate::backends::{Kind, Live};
-use crate::model::{Address, DesiredResource, ResourceId};
-use crate::topology::resolve::BUILTIN_POLICIES;
+use super::{BaoError, Body, OpenBao};
+use crate::backends::path::ApiPath;
+use crate::backends::{Holds, Kind, Live};
+use crate::model::{DesiredResource, ResourceId};
 
 pub struct Namespace {
     bao: Arc<OpenBao>,
@@ -24,52 +25,10 @@ impl Namespace {
     pub fn new(bao: Arc<OpenBao>) -> Self {
         Namespace { bao }
     }
+}
 
-    /// What a namespace holds besides built-ins: mounts, auth mounts, policies, namespaces.
-    async fn contents(&self, path: &str) -> Result<Vec<ResourceId>, BaoError> {
-        let mut found = Vec::new();
-        self.bao.forget_tables();
-        for (table, builtins, kind) in [
-            (Table::Secrets, BUILTIN_SECRETS, "mount"),
-            (Table::Auth, BUILTIN_AUTH, "auth"),
-        ] {
-            for k in self.bao.table(path, table).await?.keys() {
-                if !builtins.contains(&k.as_str()) {
-                    found.push(ResourceId::new(path, kind, None, k));
-                }
-            }
-        }
-        for p in self.bao.client.list(path, "sys/policies/acl").await? {
-            if !BUILTIN_POLICIES.contains(&p.as_str()) {
-                found.push(ResourceId::new(path, "policy", None, &p));
-            }
-        }
-        for n in self.bao.client.list(path, "sys/namespaces").await? {
-            found.push(ResourceId::new(
-                path,
-                "namespace",
-                None,
-                n.trim_end_matches('/'),
-            ));
-        }
-        Ok(found)
-    }
-
-    /// The contents that would be left after deleting `deleting`, as addresses.
-    async fn leftovers(
-        &self,
-        id: &ResourceId,
-        deleting: &BTreeSet<Address>,
-    ) -> Result<Vec<String>, BaoError> {
-        Ok(self
-            .contents(&id.namespace_path())
-            .await?
-            .into_iter()
-            .map(|c| c.address())
-            .filter(|a| !deleting.contains(a))
-            .map(|a| a.0)
-            .collect())
-    }
+fn path(name: &str) -> ApiPath {
+    ApiPath::route("sys/namespaces").name(name)
 }
 
 #[async_trait]
@@ -82,17 +41,17 @@ impl Kind for Namespace {
         100
     }
 
+    fn holds(&self, id: &ResourceId, _live: &Live) -> Option<Holds> {
+        Some(Holds::Namespace(id.namespace_path()))
+    }
+
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
-        let resp = self
-            .bao
-            .client
-            .read(&id.namespace, &format!("sys/namespaces/{}", id.name))
-            .await?;
+        let resp = self.bao.client.read(&id.namespace, &path(&id.name)).await?;
         Ok(resp.and_then(|v| {
             let data = v.get("data")?.as_object()?;
             let mut live = Live::new();
             live.insert(
-                "custom_metadata".into(),
+                "custom_metadata",
                 data.get("custom_metadata")
                     .cloned()
                     .unwrap_or_else(|| json!({})),
@@ -109,13 +68,9 @@ impl Kind for Namespace {
         let result = self
             .bao
             .client
-            .write(
-                &res.id.namespace,
-                &format!("sys/namespaces/{}", res.id.name),
-                &Body::new(body),
-            )
+            .write(&res.id.namespace, &path(&res.id.name), &Body::new(body))
             .await;
-        self.bao.forget_tables();
+        self.bao.forget_tables(&res.id.namespace_path());
         result.map(|_| ())
     }
 
@@ -134,45 +89,16 @@ impl Kind for Namespace {
             .client
             .patch(
                 &res.id.namespace,
-                &format!("sys/namespaces/{}", res.id.name),
+                &path(&res.id.name),
                 &Body::new(json!({ "custom_metadata": meta })),
             )
             .await
             .map(|_| ())
     }
 
-    async fn refuse_delete(
-        &self,
-        id: &ResourceId,
-        deleting: &BTreeSet<Address>,
-    ) -> Result<Option<String>, BaoError> {
-        let left = self.leftovers(id, deleting).await?;
-        Ok((!left.is_empty()).then(|| {
-            format!(
-                "namespace {} still holds objects aegisctl does not manage ({}); deleting it would delete them too: remove or declare them first",
-                id.namespace_path(),
-                left.join(", ")
-            )
-        }))
-    }
-
     async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
-        // The plan refused this already if anything unmanaged was inside; check again, since the
-        // server may have changed since (children managed by aegisctl are gone by now).
-        let left = self.leftovers(id, &BTreeSet::new()).await?;
-        if !left.is_empty() {
-            return Err(BaoError::Refused(format!(
-                "refusing to delete namespace {}: it still holds {}",
-                id.namespace_path(),
-                left.join(", ")
-            )));
-        }
-        let result = self
-            .bao
-            .client
-            .delete(&id.namespace, &format!("sys/namespaces/{}", id.name))
-            .await;
-        self.bao.forget_tables();
+        let result = self.bao.client.delete(&id.namespace, &path(&id.name)).await;
+        self.bao.forget_tables(&id.namespace_path());
         result
     }
 
@@ -184,7 +110,7 @@ impl Kind for Namespace {
         Ok(self
             .bao
             .client
-            .list(namespace, "sys/namespaces")
+            .list(namespace, &ApiPath::route("sys/namespaces"))
             .await?
             .into_iter()
             .map(|n| ResourceId::new(namespace, "namespace", None, n.trim_end_matches('/')))

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{BaoError, OpenBao, body_from};
-use crate::backends::{Kind, Live};
+use super::{BaoError, OpenBao, body_from, mount_root};
+use crate::backends::path::ApiPath;
+use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
 
 /// Everything that distinguishes one path-shaped kind from another.
@@ -31,6 +32,8 @@ pub struct PathSpec {
     /// `config`), so an update must send every declared field, not just the changed ones.
     pub write_replaces: bool,
     pub destroy_order: u8,
+    /// Where OpenBao publishes the kind's parameters (relative to its mount).
+    pub sources: &'static [FieldSource],
 }
 
 pub struct PathKind {
@@ -43,14 +46,11 @@ impl PathKind {
         PathKind { bao, spec }
     }
 
-    pub fn path(&self, id: &ResourceId) -> String {
-        let prefix = if self.spec.auth { "auth/" } else { "" };
+    pub fn path(&self, id: &ResourceId) -> ApiPath {
         let mount = id.mount.as_deref().unwrap_or_default();
-        if self.spec.segment.is_empty() {
-            format!("{prefix}{mount}/{}", id.name)
-        } else {
-            format!("{prefix}{mount}/{}/{}", self.spec.segment, id.name)
-        }
+        mount_root(self.spec.auth, mount)
+            .lit(self.spec.segment)
+            .path(&id.name)
     }
 
     pub fn bao(&self) -> &OpenBao {
@@ -72,9 +72,24 @@ impl Kind for PathKind {
         self.spec.destroy_order
     }
 
+    fn field_sources(&self) -> &'static [FieldSource] {
+        self.spec.sources
+    }
+
+    fn container(&self, id: &ResourceId) -> Option<ResourceId> {
+        let mount = id.mount.as_deref()?;
+        let kind = if self.spec.auth { "auth" } else { "mount" };
+        Some(ResourceId::new(&id.namespace, kind, None, mount))
+    }
+
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
         let resp = self.bao.client.read(&id.namespace, &self.path(id)).await?;
-        Ok(resp.and_then(|v| v.get("data").and_then(Value::as_object).cloned()))
+        Ok(resp.and_then(|v| {
+            v.get("data")
+                .and_then(Value::as_object)
+                .cloned()
+                .map(Live::from_map)
+        }))
     }
 
     async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
@@ -130,8 +145,7 @@ impl Kind for PathKind {
                 && r.plain_str("type")
                     .is_some_and(|t| self.spec.mount_types.contains(&t))
         }) {
-            let prefix = if self.spec.auth { "auth/" } else { "" };
-            let path = format!("{prefix}{}/{}", m.id.name, self.spec.segment);
+            let path = mount_root(self.spec.auth, &m.id.name).lit(self.spec.segment);
             for name in self.bao.client.list(namespace, &path).await? {
                 out.push(ResourceId::new(
                     namespace,

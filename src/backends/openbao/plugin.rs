@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{BaoError, OpenBao, body_from};
-use crate::backends::{Kind, Live};
+use crate::backends::path::ApiPath;
+use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
 
 pub struct Plugin {
@@ -25,16 +26,15 @@ impl Plugin {
     }
 }
 
-fn path(id: &ResourceId) -> String {
+fn path(id: &ResourceId) -> ApiPath {
     let (name, version) = id.name.split_once('@').unwrap_or((&id.name, ""));
-    let base = format!(
-        "sys/plugins/catalog/{}/{name}",
-        id.mount.as_deref().unwrap_or("secret")
-    );
+    let base = ApiPath::route("sys/plugins/catalog")
+        .name(id.mount.as_deref().unwrap_or("secret"))
+        .name(name);
     if version.is_empty() {
         base
     } else {
-        format!("{base}?version={version}")
+        base.query("version", version)
     }
 }
 
@@ -52,6 +52,16 @@ impl Kind for Plugin {
         95
     }
 
+    fn container(&self, _id: &ResourceId) -> Option<ResourceId> {
+        // The catalog is the server's; `mount` here is the plugin's type, not a mount.
+        None
+    }
+
+    fn field_sources(&self) -> &'static [FieldSource] {
+        const S: &[FieldSource] = &[FieldSource::of_system("", "plugins/catalog/{type}/{name}")];
+        S
+    }
+
     fn normalise(&self, field: &str, value: Value) -> Value {
         // An unset argument list reads back as null.
         match (field, value) {
@@ -62,7 +72,12 @@ impl Kind for Plugin {
 
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
         let resp = self.bao.client.read("", &path(id)).await?;
-        Ok(resp.and_then(|v| v.get("data").and_then(Value::as_object).cloned()))
+        Ok(resp.and_then(|v| {
+            v.get("data")
+                .and_then(Value::as_object)
+                .cloned()
+                .map(Live::from_map)
+        }))
     }
 
     async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
@@ -95,7 +110,11 @@ impl Kind for Plugin {
         if !namespace.is_empty() {
             return Ok(Vec::new());
         }
-        let resp = self.bao.client.read("", "sys/plugins/catalog").await?;
+        let resp = self
+            .bao
+            .client
+            .read("", &ApiPath::route("sys/plugins/catalog"))
+            .await?;
         Ok(resp
             .as_ref()
             .and_then(|v| v.pointer("/data/detailed"))

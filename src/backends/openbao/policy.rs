@@ -8,12 +8,17 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{BaoError, OpenBao, body_from};
+use crate::backends::path::ApiPath;
 use crate::backends::{Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
 use crate::topology::resolve::BUILTIN_POLICIES;
 
 pub struct Policy {
     bao: Arc<OpenBao>,
+}
+
+fn path(name: &str) -> ApiPath {
+    ApiPath::route("sys/policies/acl").path(name)
 }
 
 impl Policy {
@@ -51,15 +56,11 @@ impl Kind for Policy {
     }
 
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
-        let resp = self
-            .bao
-            .client
-            .read(&id.namespace, &format!("sys/policies/acl/{}", id.name))
-            .await?;
+        let resp = self.bao.client.read(&id.namespace, &path(&id.name)).await?;
         Ok(resp.and_then(|v| {
             let text = v.pointer("/data/policy")?.clone();
             let mut live = Live::new();
-            live.insert("policy".into(), text);
+            live.insert("policy", text);
             Some(live)
         }))
     }
@@ -68,11 +69,7 @@ impl Kind for Policy {
         let body = body_from(res.attrs.iter(), "");
         self.bao
             .client
-            .write(
-                &res.id.namespace,
-                &format!("sys/policies/acl/{}", res.id.name),
-                &body,
-            )
+            .write(&res.id.namespace, &path(&res.id.name), &body)
             .await
             .map(|_| ())
     }
@@ -87,10 +84,7 @@ impl Kind for Policy {
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
-        self.bao
-            .client
-            .delete(&id.namespace, &format!("sys/policies/acl/{}", id.name))
-            .await
+        self.bao.client.delete(&id.namespace, &path(&id.name)).await
     }
 
     async fn list(
@@ -98,7 +92,11 @@ impl Kind for Policy {
         namespace: &str,
         _desired: &[&DesiredResource],
     ) -> Result<Vec<ResourceId>, BaoError> {
-        let names = self.bao.client.list(namespace, "sys/policies/acl").await?;
+        let names = self
+            .bao
+            .client
+            .list(namespace, &ApiPath::route("sys/policies/acl"))
+            .await?;
         Ok(names
             .into_iter()
             .filter(|n| !BUILTIN_POLICIES.contains(&n.as_str()))

@@ -1,7 +1,7 @@
 //! Transit keys (`MOUNT/keys/NAME`). Creation-time fields (`type`, `derived`,
-//! `convergent_encryption`, `key_size`) cannot change in place; replacing a key destroys its key
-//! material and everything encrypted or signed with it, so the executor refuses that without
-//! `--allow-destroy`. The rest goes through `.../config`.
+//! `convergent_encryption`, `key_size`) cannot change in place; replacing or deleting a key
+//! destroys its key material and everything encrypted or signed with it, so the plan refuses
+//! both without `--allow-destroy`. The rest goes through `.../config`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{BaoError, Body, OpenBao, body_from};
-use crate::backends::{Kind, Live};
+use crate::backends::path::ApiPath;
+use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
 
 /// Fields only `.../config` accepts (creation ignores them).
@@ -30,12 +31,11 @@ impl TransitKey {
     }
 }
 
-fn key_path(id: &ResourceId) -> String {
-    format!(
-        "{}/keys/{}",
-        id.mount.as_deref().unwrap_or("transit"),
-        id.name
-    )
+fn key_path(id: &ResourceId) -> ApiPath {
+    ApiPath::route("")
+        .path(id.mount.as_deref().unwrap_or("transit"))
+        .lit("keys")
+        .name(&id.name)
 }
 
 #[async_trait]
@@ -48,6 +48,18 @@ impl Kind for TransitKey {
         &["type", "derived", "convergent_encryption", "key_size"]
     }
 
+    fn delete_destroys_data(&self) -> bool {
+        true
+    }
+
+    fn field_sources(&self) -> &'static [FieldSource] {
+        const S: &[FieldSource] = &[
+            FieldSource::of_mount("keys/{name}"),
+            FieldSource::of_mount("keys/{name}/config"),
+        ];
+        S
+    }
+
     fn destroy_order(&self) -> u8 {
         10
     }
@@ -58,7 +70,7 @@ impl Kind for TransitKey {
             let mut live = v.get("data")?.as_object()?.clone();
             // Public keys and version timestamps are not configuration.
             live.remove("keys");
-            Some(live)
+            Some(Live::from_map(live))
         }))
     }
 
@@ -82,11 +94,7 @@ impl Kind for TransitKey {
         if config.json().as_object().is_some_and(|o| !o.is_empty()) {
             self.bao
                 .client
-                .write(
-                    &res.id.namespace,
-                    &format!("{}/config", key_path(&res.id)),
-                    &config,
-                )
+                .write(&res.id.namespace, &key_path(&res.id).lit("config"), &config)
                 .await?;
         }
         Ok(())
@@ -101,11 +109,7 @@ impl Kind for TransitKey {
         let config = body_from(res.attrs.iter().filter(|(k, _)| changed.contains(*k)), "");
         self.bao
             .client
-            .write(
-                &res.id.namespace,
-                &format!("{}/config", key_path(&res.id)),
-                &config,
-            )
+            .write(&res.id.namespace, &key_path(&res.id).lit("config"), &config)
             .await
             .map(|_| ())
     }
@@ -115,7 +119,7 @@ impl Kind for TransitKey {
         let allow = Body::new(json!({ "deletion_allowed": true }));
         self.bao
             .client
-            .write(&id.namespace, &format!("{}/config", key_path(id)), &allow)
+            .write(&id.namespace, &key_path(id).lit("config"), &allow)
             .await?;
         self.bao.client.delete(&id.namespace, &key_path(id)).await
     }
@@ -133,7 +137,7 @@ impl Kind for TransitKey {
             for name in self
                 .bao
                 .client
-                .list(namespace, &format!("{}/keys", m.id.name))
+                .list(namespace, &ApiPath::route("").path(&m.id.name).lit("keys"))
                 .await?
             {
                 out.push(ResourceId::new(

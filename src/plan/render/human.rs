@@ -87,6 +87,15 @@ fn attr_line(out: &mut String, styles: Styles, symbol_action: Action, a: &AttrDi
     let indent = "      ";
     let sym = styles.paint(symbol_action, symbol_action.symbol());
     out.push_str(&format!("{indent}{sym} {:<width$} = ", a.name));
+    if a.unverified {
+        // Nothing to compare with: the server does not answer it and no fingerprint exists.
+        let after = match (&a.after, a.sensitive) {
+            (Some(v), false) => value_text(v),
+            _ => REDACTED.to_owned(),
+        };
+        out.push_str(&format!("(unverified) -> {after}\n"));
+        return;
+    }
     if a.sensitive {
         out.push_str(REDACTED);
         out.push('\n');
@@ -148,6 +157,19 @@ pub fn change_block(out: &mut String, styles: Styles, c: &Change, what: &str) {
             "  # {} {w}\n",
             styles.paint(Action::Delete, "warning:")
         ));
+    }
+    if let Some(r) = &c.reason {
+        out.push_str(&format!("  # (because {r})\n"));
+    }
+    if !c.destroys.is_empty() {
+        out.push_str(&format!(
+            "  # {} it also destroys {} object(s) aegisctl does not manage:\n",
+            styles.paint(Action::Delete, "--allow-destroy:"),
+            c.destroys.len()
+        ));
+        for d in &c.destroys {
+            out.push_str(&format!("  #   - {d}\n"));
+        }
     }
     if let Some(m) = &c.manual {
         let mut lines = m.lines();
@@ -246,22 +268,50 @@ pub fn drift(d: &Drift, styles: Styles) -> String {
     out
 }
 
-/// The summary line of an apply.
-pub fn applied(changes: &[Change], failed: usize, skipped: usize, manual: usize) -> String {
-    let s = summarise(changes);
-    let mut line = format!(
-        "Apply complete! Resources: {} added, {} changed, {} destroyed.",
+/// How an apply ended, for its summary line.
+#[derive(Clone, Debug, Default)]
+pub struct AppliedCounts {
+    pub succeeded: Vec<Change>,
+    pub failed: usize,
+    pub skipped: usize,
+    pub manual: usize,
+    pub cancelled: usize,
+    pub inconsistent: usize,
+    /// The ledger could not be written (the error follows).
+    pub ledger_error: bool,
+}
+
+/// The summary line of an apply: "Apply complete!" only when everything went through.
+pub fn applied(c: &AppliedCounts) -> String {
+    let s = summarise(&c.succeeded);
+    let done = format!(
+        "{} added, {} changed, {} destroyed",
         s.add, s.change, s.destroy
     );
-    if failed + skipped > 0 {
-        line = format!(
-            "Apply failed: {} added, {} changed, {} destroyed; {failed} failed, {skipped} skipped.",
-            s.add, s.change, s.destroy
-        );
-    }
-    if manual > 0 {
+    let mut line = if c.cancelled > 0 {
+        format!(
+            "Apply interrupted: {done}; {} not started, {} failed, {} skipped.",
+            c.cancelled, c.failed, c.skipped
+        )
+    } else if c.failed + c.skipped > 0 {
+        format!(
+            "Apply failed: {done}; {} failed, {} skipped.",
+            c.failed, c.skipped
+        )
+    } else if c.inconsistent > 0 {
+        format!(
+            "Apply incomplete: {done}; {} still differ after being written.",
+            c.inconsistent
+        )
+    } else if c.ledger_error {
+        format!("Apply incomplete: {done}; the ledger could not be written.")
+    } else {
+        format!("Apply complete! Resources: {done}.")
+    };
+    if c.manual > 0 {
         line.push_str(&format!(
-            " {manual} need a manual step (shown in the plan)."
+            " {} need a manual step (shown in the plan).",
+            c.manual
         ));
     }
     line

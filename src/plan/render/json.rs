@@ -11,11 +11,15 @@ fn change(c: &Change, drift: Option<&str>) -> Value {
     let mut before = Map::new();
     let mut after = Map::new();
     let mut sensitive = Vec::new();
+    let mut unverified = Vec::new();
     for a in &c.attrs {
         before.insert(a.name.clone(), a.before.clone().unwrap_or(Value::Null));
         after.insert(a.name.clone(), a.after.clone().unwrap_or(Value::Null));
         if a.sensitive {
             sensitive.push(Value::String(a.name.clone()));
+        }
+        if a.unverified {
+            unverified.push(Value::String(a.name.clone()));
         }
     }
     let mut v = json!({
@@ -33,6 +37,15 @@ fn change(c: &Change, drift: Option<&str>) -> Value {
     }
     if let Some(m) = &c.manual {
         v["manual"] = json!(m);
+    }
+    if !unverified.is_empty() {
+        v["unverified_paths"] = json!(unverified);
+    }
+    if let Some(r) = &c.reason {
+        v["reason"] = json!(r);
+    }
+    if !c.destroys.is_empty() {
+        v["destroys"] = json!(c.destroys);
     }
     v
 }

@@ -24,6 +24,7 @@ mod tests {
             after,
             sensitive,
             forces_replace: false,
+            unverified: false,
         }
     }
 
@@ -34,15 +35,7 @@ mod tests {
         action: Action,
         attrs: Vec<AttrDiff>,
     ) -> Change {
-        let id = ResourceId::new("", kind, mount, name);
-        Change {
-            address: id.address(),
-            id,
-            action,
-            attrs,
-            warning: None,
-            manual: None,
-        }
+        Change::new(ResourceId::new("", kind, mount, name), action, attrs)
     }
 
     fn sample() -> Plan {

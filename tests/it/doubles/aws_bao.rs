@@ -434,6 +434,14 @@ impl Respond for AwsBao {
 fn handle(state: &mut State, method: &str, path: &str, body: &Value) -> Reply {
     match (method, path) {
         ("GET", "sys/mounts") => ok_json(Value::Object(state.mounts.clone())),
+        // Unauthenticated on a real server; the version the double stands for.
+        ("GET", "sys/seal-status") => Reply {
+            status: 200,
+            known: true,
+            body: Some(json!({
+                "type": "shamir", "initialized": true, "sealed": false, "version": "2.7.2",
+            })),
+        },
         ("GET", "sys/auth") => ok_json(Value::Object(state.auth.clone())),
         ("GET", "auth/token/lookup-self") => ok_json(json!({
             "display_name": "root",
@@ -533,8 +541,52 @@ fn enable_mount(state: &mut State, mount: &str, body: &Value) -> Reply {
     no_content()
 }
 
-/// KV v2: `MOUNT/data/PATH` with check-and-set.
+/// KV v2: `MOUNT/data/PATH` with check-and-set, `MOUNT/metadata/...` (LIST, DELETE) and the
+/// mount's `config`.
 fn kv2(state: &mut State, mount: &str, method: &str, rest: &str, body: &Value) -> Reply {
+    if rest == "config" {
+        return match method {
+            "POST" => no_content(),
+            "GET" => ok_json(
+                json!({ "cas_required": false, "delete_version_after": "0s", "max_versions": 0 }),
+            ),
+            _ => unknown(),
+        };
+    }
+    if let Some(p) = rest.strip_prefix("metadata") {
+        let p = p.trim_start_matches('/');
+        return match method {
+            // The keys one level below the prefix, folders with a trailing slash.
+            "LIST" => {
+                let prefix = if p.is_empty() {
+                    format!("{mount}/")
+                } else {
+                    format!("{mount}/{p}/")
+                };
+                let mut keys: Vec<String> = state
+                    .kv
+                    .keys()
+                    .filter_map(|k| k.strip_prefix(&prefix))
+                    .map(|rest| match rest.split_once('/') {
+                        Some((dir, _)) => format!("{dir}/"),
+                        None => rest.to_owned(),
+                    })
+                    .collect();
+                keys.sort();
+                keys.dedup();
+                if keys.is_empty() {
+                    not_found()
+                } else {
+                    ok_json(json!({ "keys": keys }))
+                }
+            }
+            "DELETE" => {
+                state.kv.remove(&format!("{mount}/{p}"));
+                no_content()
+            }
+            _ => unknown(),
+        };
+    }
     let Some(p) = rest.strip_prefix("data/") else {
         return unknown();
     };

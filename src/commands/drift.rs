@@ -1,0 +1,68 @@
+//! `aegisctl drift FILE`: what changed outside aegisctl — changed, deleted, and unmanaged
+//! objects — in the places this topology manages.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::session::Session;
+use super::{CliError, EXIT_CHANGES, EXIT_OK, load};
+use crate::cli::RunFlags;
+use crate::plan::diff;
+use crate::plan::observe::NAMESPACE_KIND;
+use crate::plan::render::{human, json};
+use crate::printer::Printer;
+
+pub(super) async fn run(printer: &Printer, file: &Path, run: &RunFlags) -> Result<u8, CliError> {
+    let mut desired = load(printer, file)?;
+    let parallelism: usize = run.parallelism.into();
+    let session = Session::connect(&desired)?;
+    session.resolve_vault(&mut desired).await?;
+    let ledger = session.ledger(&desired, parallelism).await?;
+    let observed = session
+        .observe(&desired, &ledger, true, parallelism)
+        .await?;
+    let warnings = session.check_fields(&mut desired, &observed).await?;
+    // List what exists in every namespace the topology manages (that exists).
+    let mut namespaces: BTreeSet<String> = BTreeSet::from([String::new()]);
+    for r in desired
+        .resources
+        .iter()
+        .filter(|r| r.id.kind == NAMESPACE_KIND)
+    {
+        if matches!(observed.live.get(&r.address), Some(Some(_))) {
+            namespaces.insert(r.id.namespace_path());
+        }
+    }
+    let mut existing = Vec::new();
+    for ns in &namespaces {
+        let declared: Vec<&crate::model::DesiredResource> = desired
+            .resources
+            .iter()
+            .filter(|r| &r.id.namespace == ns)
+            .collect();
+        for kind in session.registry.all() {
+            existing.extend(kind.list(ns, &declared).await?);
+        }
+    }
+    // The ledger's own mount is aegisctl's, not an unmanaged object.
+    existing.retain(|id| {
+        !(id.kind == "mount" && id.namespace.is_empty() && id.name == desired.ledger_mount)
+    });
+    let drift = diff::drift(&desired, &observed, &ledger, &session.registry, &existing)?;
+    if printer.json {
+        printer.document(&json::drift(&drift, &warnings));
+    } else {
+        for w in &warnings {
+            printer.warn(w);
+        }
+        if !ledger.mount_exists {
+            printer.info("Nothing has been applied yet: the ledger does not exist.");
+        }
+        printer.result(&human::drift(&drift, printer.styles()));
+    }
+    Ok(if drift.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_CHANGES
+    })
+}

@@ -1,0 +1,337 @@
+//! A connection to the topology's OpenBao with the registry of kinds bound to it, and the steps
+//! plan, apply and drift share: `vault:` references, the ledger, observation, the field check,
+//! the ownership check, and the annotations a plan gets from the servers (manual steps, the
+//! prune guard).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{CliError, located, usage};
+use crate::backends::openbao::fields::FieldCheck;
+use crate::backends::openbao::{BaoClient, OpenBao, Table};
+use crate::backends::{Live, Registry};
+use crate::model::{Address, AttrValue, Desired, OpenBaoConn, ResourceId};
+use crate::plan::contents::lost_with;
+use crate::plan::diff;
+use crate::plan::observe::observe;
+use crate::plan::{Action, Observed, Plan, PlanOptions};
+use crate::sensitive::Sensitive;
+use crate::state::ledger::Ledger;
+
+pub(crate) struct Session {
+    pub bao: Arc<OpenBao>,
+    pub registry: Registry,
+}
+
+impl Session {
+    pub fn connect(desired: &Desired) -> Result<Session, CliError> {
+        Self::connect_to(&desired.conn)
+    }
+
+    /// Connects with the topology's settings, falling back to the environment.
+    pub fn connect_to(conn: &OpenBaoConn) -> Result<Session, CliError> {
+        let env = |a: &str, b: &str| {
+            std::env::var(a)
+                .ok()
+                .or_else(|| std::env::var(b).ok())
+                .filter(|v| !v.is_empty())
+        };
+        let address = conn
+            .address
+            .clone()
+            .or_else(|| env("BAO_ADDR", "VAULT_ADDR"))
+            .ok_or_else(|| {
+                usage(
+                    "no OpenBao address",
+                    "set openbao.address in the topology, or BAO_ADDR",
+                )
+            })?;
+        let token = match &conn.token {
+            Some(t) => t.clone(),
+            None => Sensitive::new(env("BAO_TOKEN", "VAULT_TOKEN").ok_or_else(|| {
+                usage(
+                    "no OpenBao token",
+                    "set openbao.token in the topology (e.g. env:BAO_TOKEN), or BAO_TOKEN",
+                )
+            })?),
+        };
+        let ca = conn
+            .ca_cert
+            .clone()
+            .or_else(|| env("BAO_CACERT", "VAULT_CACERT").map(Into::into));
+        let mut client = BaoClient::new(&address, token, ca.as_deref(), Duration::from_secs(30))?;
+        if let Some(ns) = env("BAO_NAMESPACE", "VAULT_NAMESPACE") {
+            client = client.with_base_namespace(&ns);
+        }
+        let bao = Arc::new(OpenBao::new(client));
+        let registry = Registry::openbao(Arc::clone(&bao));
+        Ok(Session { bao, registry })
+    }
+
+    pub fn client(&self) -> &BaoClient {
+        &self.bao.client
+    }
+
+    /// The token's display name, for lock and audit records (best effort).
+    pub async fn token_name(&self) -> String {
+        match self
+            .client()
+            .read(
+                "",
+                &crate::backends::path::ApiPath::route("auth/token/lookup-self"),
+            )
+            .await
+        {
+            Ok(Some(v)) => v
+                .pointer("/data/display_name")
+                .and_then(|d| d.as_str())
+                .unwrap_or("token")
+                .to_owned(),
+            _ => "token".into(),
+        }
+    }
+
+    /// Reads every `vault:MOUNT/PATH#key` reference from OpenBao (KV, in the namespace of the
+    /// object using it), once per secret, and turns it into a secret value of its own type.
+    pub async fn resolve_vault(&self, desired: &mut Desired) -> Result<(), CliError> {
+        let mut cache: BTreeMap<(String, String), Option<Live>> = BTreeMap::new();
+        for res in &mut desired.resources {
+            let ns = res.id.namespace.clone();
+            for value in res.attrs.values_mut() {
+                let AttrValue::Vault(r) = value else { continue };
+                let key = (ns.clone(), r.path.clone());
+                if !cache.contains_key(&key) {
+                    let data = self.read_kv(&ns, &r.path).await?;
+                    cache.insert(key.clone(), data);
+                }
+                let where_ = if ns.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in namespace {ns}")
+                };
+                let found = cache
+                    .get(&key)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| usage(
+                        format!("{}: vault:{}#{}: there is no KV secret `{}`{where_}", r.at, r.path, r.key, r.path),
+                        "write the secret first (e.g. `bao kv put`), or fix the reference: vault:MOUNT/PATH#key",
+                    ))?
+                    .get(&r.key)
+                    .ok_or_else(|| usage(
+                        format!("{}: vault:{}#{}: the secret has no key `{}`{where_}", r.at, r.path, r.key, r.key),
+                        "fix the key after `#`",
+                    ))?;
+                *value = AttrValue::secret_json(found.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// The data of a KV secret given as `MOUNT/PATH`, the mount found by longest prefix.
+    async fn read_kv(&self, ns: &str, path: &str) -> Result<Option<Live>, CliError> {
+        let mounts = self.bao.table(ns, Table::Secrets).await?;
+        let mount = mounts
+            .keys()
+            .filter(|m| path.starts_with(&format!("{m}/")))
+            .max_by_key(|m| m.len())
+            .cloned();
+        let Some(mount) = mount else { return Ok(None) };
+        let rest = &path[mount.len() + 1..];
+        // The KV secret kind reads it, as plan would.
+        let id = ResourceId::new(ns, "kv_secret", Some(&mount), rest);
+        match self.registry.get(&id.kind) {
+            Some(kind) => Ok(kind.read(&id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the ledger mount exists.
+    pub async fn ledger_mount_exists(&self, desired: &Desired) -> Result<bool, CliError> {
+        let mounts = self.bao.table("", Table::Secrets).await?;
+        Ok(mounts.contains_key(&desired.ledger_mount))
+    }
+
+    pub async fn ledger(&self, desired: &Desired, parallelism: usize) -> Result<Ledger, CliError> {
+        let exists = self.ledger_mount_exists(desired).await?;
+        Ok(Ledger::load(
+            self.client(),
+            &desired.ledger_mount,
+            &desired.name,
+            exists,
+            parallelism,
+        )
+        .await?)
+    }
+
+    /// Reads every declared object plus, when asked, what this topology's ledger holds beyond.
+    pub async fn observe(
+        &self,
+        desired: &Desired,
+        ledger: &Ledger,
+        with_ledger: bool,
+        parallelism: usize,
+    ) -> Result<Observed, CliError> {
+        let mut ids: BTreeMap<Address, &ResourceId> = desired
+            .resources
+            .iter()
+            .map(|r| (r.address.clone(), &r.id))
+            .collect();
+        if with_ledger {
+            for (a, e) in ledger.mine() {
+                ids.entry(a.clone()).or_insert(&e.id);
+            }
+        }
+        Ok(observe(&self.registry, ids.into_values(), parallelism).await?)
+    }
+
+    /// Declared fields against OpenBao's published parameters: an unknown one is an error at
+    /// its place in the file; the rest get their types. Returns warnings for what could not be
+    /// checked.
+    pub async fn check_fields(
+        &self,
+        desired: &mut Desired,
+        observed: &Observed,
+    ) -> Result<Vec<String>, CliError> {
+        let report = FieldCheck::new(&self.bao)
+            .check(&self.registry, desired, observed)
+            .await;
+        if !report.unknown.is_empty() {
+            let items = report
+                .unknown
+                .into_iter()
+                .map(|u| {
+                    let help = match &u.suggestion {
+                        Some(s) => format!(
+                            "did you mean `{s}`? OpenBao would accept `{}` and ignore it",
+                            u.field
+                        ),
+                        None => format!(
+                            "remove it, or check the field names of OpenBao's {} endpoint",
+                            u.endpoint
+                        ),
+                    };
+                    (
+                        u.address.clone(),
+                        Some(u.field.clone()),
+                        format!(
+                            "`{}` is not a parameter OpenBao knows for {} ({})",
+                            u.field, u.address, u.endpoint
+                        ),
+                        Some(help),
+                    )
+                })
+                .collect();
+            return Err(located(desired, items));
+        }
+        Ok(report
+            .unchecked
+            .into_iter()
+            .map(|e| format!("the fields of {e} were not checked: OpenBao publishes no schema for it here and none is bundled"))
+            .collect())
+    }
+
+    /// A declared object that another topology's ledger entry holds is an error naming it.
+    pub fn check_owners(&self, desired: &Desired, ledger: &Ledger) -> Result<(), CliError> {
+        let items: Vec<_> = desired
+            .resources
+            .iter()
+            .filter_map(|r| {
+                let e = ledger.entries.get(&r.address)?;
+                (!ledger.is_mine(e)).then(|| {
+                    (
+                        r.address.clone(),
+                        None,
+                        format!(
+                            "{} is managed by the topology `{}` (per the ledger `{}`), not by `{}`",
+                            r.address, e.owner, ledger.mount, desired.name
+                        ),
+                        Some(format!(
+                            "declare it only in `{}`; if this file is that topology, give it `name: {}`",
+                            e.owner, e.owner
+                        )),
+                    )
+                })
+            })
+            .collect();
+        if items.is_empty() {
+            Ok(())
+        } else {
+            Err(located(desired, items))
+        }
+    }
+
+    /// Desired + live state → the plan, with the servers' annotations.
+    pub async fn plan(
+        &self,
+        desired: &mut Desired,
+        ledger: &Ledger,
+        opts: &PlanOptions,
+        parallelism: usize,
+    ) -> Result<(Observed, Plan, Vec<String>), CliError> {
+        // Objects only the ledger holds matter only to --prune: read them only then.
+        let observed = self
+            .observe(desired, ledger, opts.prune, parallelism)
+            .await?;
+        let warnings = self.check_fields(desired, &observed).await?;
+        self.check_owners(desired, ledger)?;
+        let mut plan = diff::plan(desired, &observed, ledger, &self.registry, opts)?;
+        self.annotate(desired, &observed, &mut plan, opts).await?;
+        Ok((observed, plan, warnings))
+    }
+
+    /// Marks the changes the server will not take through its API with what to do instead, and
+    /// runs the prune guard on every container a change deletes or replaces.
+    async fn annotate(
+        &self,
+        desired: &Desired,
+        observed: &Observed,
+        plan: &mut Plan,
+        opts: &PlanOptions,
+    ) -> Result<(), CliError> {
+        let by_addr: BTreeMap<&Address, &crate::model::DesiredResource> =
+            desired.resources.iter().map(|r| (&r.address, r)).collect();
+        let deleting: BTreeSet<Address> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.address.clone())
+            .collect();
+        for change in plan.changes.iter_mut() {
+            let Some(kind) = self.registry.get(&change.id.kind) else {
+                continue;
+            };
+            if matches!(change.action, Action::Create | Action::Replace)
+                && let Some(res) = by_addr.get(&change.address).copied()
+            {
+                change.manual = kind.manual_step(res).await?;
+            }
+            if !matches!(change.action, Action::Delete | Action::Replace) {
+                continue;
+            }
+            let Some(live) = observed.live.get(&change.address).and_then(Option::as_ref) else {
+                continue;
+            };
+            let lost = lost_with(&self.registry, &change.id, live, &deleting).await?;
+            if lost.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = lost.iter().map(|id| id.address().0).collect();
+            if opts.allow_destroy {
+                change.destroys = names;
+            } else {
+                let verb = if change.action == Action::Delete {
+                    "deleting"
+                } else {
+                    "replacing"
+                };
+                change.warning = Some(format!(
+                    "{verb} it would also destroy {} object(s) aegisctl does not manage: {}; remove them, declare them, or pass --allow-destroy to destroy them too",
+                    names.len(),
+                    names.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}

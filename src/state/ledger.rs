@@ -1,0 +1,503 @@
+//! The ledger: what aegisctl manages, kept in OpenBao itself (a KV v2 mount, `aegisctl` by
+//! default) — no local state file.
+//!
+//! It records every managed address with its server identity, the topology that owns it (its
+//! `name:`), whether its creation was only intended so far (written before the apply sends it,
+//! so a run that dies halfway still knows what it may have created), and a keyed fingerprint
+//! (HMAC-SHA256) of each input that cannot be compared against the server: secrets and fields the
+//! server does not return. Never a value. The HMAC key lives beside it in OpenBao, so a
+//! fingerprint cannot be brute-forced by whoever only sees the ledger.
+//!
+//! Storage: one document per namespace (`shards/<hash of the namespace>-<n>`), split further
+//! when a namespace's entries pass [`SHARD_TARGET`] bytes, so no document comes near raft's
+//! 1 MiB entry limit however large the topology; each holds its entries as one JSON string,
+//! because OpenBao refuses request bodies with more than 1,000 JSON strings. A save rewrites only
+//! the documents whose text changed, each with check-and-set. The single `state` document of
+//! earlier versions is still read, and removed once its entries live in shards.
+
+use std::collections::BTreeMap;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::doc::{self, DocError};
+use crate::backends::openbao::{BaoClient, BaoError, Body};
+use crate::model::{Address, AttrValue, ResourceId};
+use crate::sensitive::Sensitive;
+
+/// The single-document ledger of format 2.
+pub const LEGACY_STATE: &str = "state";
+pub const KEY_PATH: &str = "key";
+pub const SHARDS: &str = "shards";
+/// The ledger mount's description starts with this, so `import` can recognise any ledger.
+pub const LEDGER_DESCRIPTION_PREFIX: &str = "aegisctl ledger:";
+/// A shard is split once its text would pass this size (half of the 512 KB each document is
+/// kept under, leaving room for one more entry of any realistic size).
+pub const SHARD_TARGET: usize = 256 * 1024;
+
+#[derive(Debug, Error)]
+pub enum LedgerError {
+    #[error("cannot use the ledger mount `{mount}`: {source}")]
+    Bao {
+        mount: String,
+        #[source]
+        source: Box<BaoError>,
+    },
+    #[error(
+        "the ledger document `{mount}/{key}` is unreadable ({reason}); it was not written by this aegisctl"
+    )]
+    Corrupt {
+        mount: String,
+        key: String,
+        reason: String,
+    },
+    #[error("the ledger `{mount}` was changed by someone else during this run; re-run to converge")]
+    Conflict { mount: String },
+    #[error("cannot write the ledger `{mount}`: {source}")]
+    Write {
+        mount: String,
+        #[source]
+        source: Box<DocError>,
+    },
+}
+
+/// What the ledger holds about one managed object.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub id: ResourceId,
+    /// The topology (`name:`) that manages it; empty in ledgers written before identities.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
+    /// Recorded before the apply created it: it may or may not exist.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+    /// field → HMAC-SHA256 hex of the value last written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fp: BTreeMap<String, String>,
+}
+
+/// One stored shard document.
+#[derive(Clone, Debug)]
+struct Stored {
+    key: String,
+    version: u64,
+    text: String,
+}
+
+/// The ledger as read at the start of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Ledger {
+    pub mount: String,
+    /// This topology's identity.
+    pub owner: String,
+    pub entries: BTreeMap<Address, Entry>,
+    /// The stored shards, by namespace, in part order.
+    shards: BTreeMap<String, Vec<Stored>>,
+    /// The format-2 document's version, while it still exists.
+    legacy: Option<u64>,
+    key: Option<Sensitive<String>>,
+    /// Whether the ledger mount exists at all.
+    pub mount_exists: bool,
+}
+
+fn bao(mount: &str) -> impl FnOnce(BaoError) -> LedgerError + '_ {
+    move |source| LedgerError::Bao {
+        mount: mount.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+/// The document key of part `n` of a namespace's entries.
+fn shard_key(namespace: &str, n: usize) -> String {
+    let h = hex::encode(Sha256::digest(namespace.as_bytes()));
+    format!("{SHARDS}/{}-{n}", &h[..16])
+}
+
+/// A namespace's entries as shard texts: JSON objects of at most about [`SHARD_TARGET`] bytes.
+fn chunk(entries: &[(&Address, &Entry)]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::from("{");
+    for (addr, entry) in entries {
+        let item = format!(
+            "{}:{}",
+            serde_json::to_string(&addr.0).unwrap_or_default(),
+            serde_json::to_string(entry).unwrap_or_default()
+        );
+        if cur.len() > 1 && cur.len() + item.len() + 2 > SHARD_TARGET {
+            cur.push('}');
+            out.push(std::mem::replace(&mut cur, String::from("{")));
+        }
+        if cur.len() > 1 {
+            cur.push(',');
+        }
+        cur.push_str(&item);
+    }
+    if cur.len() > 1 {
+        cur.push('}');
+        out.push(cur);
+    }
+    out
+}
+
+impl Ledger {
+    /// A ledger not read yet: enough to create its mount.
+    pub fn new(mount: &str, owner: &str, mount_exists: bool) -> Ledger {
+        Ledger {
+            mount: mount.to_owned(),
+            owner: owner.to_owned(),
+            mount_exists,
+            ..Ledger::default()
+        }
+    }
+
+    /// Reads the ledger; an absent mount or document is an empty ledger.
+    pub async fn load(
+        client: &BaoClient,
+        mount: &str,
+        owner: &str,
+        mount_exists: bool,
+        parallelism: usize,
+    ) -> Result<Ledger, LedgerError> {
+        let mut ledger = Ledger {
+            mount: mount.to_owned(),
+            owner: owner.to_owned(),
+            mount_exists,
+            ..Ledger::default()
+        };
+        if !mount_exists {
+            return Ok(ledger);
+        }
+        let corrupt = |key: &str, reason: String| LedgerError::Corrupt {
+            mount: mount.to_owned(),
+            key: key.to_owned(),
+            reason,
+        };
+        let (legacy, key, keys) = tokio::join!(
+            doc::read(client, mount, LEGACY_STATE),
+            doc::read(client, mount, KEY_PATH),
+            doc::list(client, mount, SHARDS),
+        );
+        let legacy = legacy.map_err(bao(mount))?;
+        if let Some(data) = &legacy.data {
+            ledger.legacy = Some(legacy.version);
+            ledger.entries = match data.get("resources") {
+                Some(Value::String(text)) => serde_json::from_str(text),
+                Some(other) => serde_json::from_value(other.clone()),
+                None => Ok(BTreeMap::new()),
+            }
+            .map_err(|e| corrupt(LEGACY_STATE, e.to_string()))?;
+        }
+        ledger.key = key
+            .map_err(bao(mount))?
+            .data
+            .and_then(|d| d.get("hmac_key").and_then(Value::as_str).map(str::to_owned))
+            .map(Sensitive::new);
+        let keys: Vec<String> = keys
+            .map_err(bao(mount))?
+            .into_iter()
+            .filter(|k| !k.ends_with('/'))
+            .map(|k| format!("{SHARDS}/{k}"))
+            .collect();
+        let docs: Vec<(String, doc::Read)> = stream::iter(keys.into_iter().map(|k| async move {
+            let read = doc::read(client, mount, &k).await?;
+            Ok::<_, BaoError>((k, read))
+        }))
+        .buffer_unordered(parallelism.max(1))
+        .try_collect()
+        .await
+        .map_err(bao(mount))?;
+        let mut parts: BTreeMap<String, BTreeMap<u64, Stored>> = BTreeMap::new();
+        for (key, read) in docs {
+            let Some(data) = read.data else { continue };
+            let namespace = data
+                .get("namespace")
+                .and_then(Value::as_str)
+                .ok_or_else(|| corrupt(&key, "no namespace".into()))?;
+            let part = data.get("part").and_then(Value::as_u64).unwrap_or(0);
+            let text = data
+                .get("resources")
+                .and_then(Value::as_str)
+                .ok_or_else(|| corrupt(&key, "no resources".into()))?;
+            let entries: BTreeMap<Address, Entry> =
+                serde_json::from_str(text).map_err(|e| corrupt(&key, e.to_string()))?;
+            ledger.entries.extend(entries);
+            parts.entry(namespace.to_owned()).or_default().insert(
+                part,
+                Stored {
+                    key,
+                    version: read.version,
+                    text: text.to_owned(),
+                },
+            );
+        }
+        ledger.shards = parts
+            .into_iter()
+            .map(|(ns, p)| (ns, p.into_values().collect()))
+            .collect();
+        Ok(ledger)
+    }
+
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Whether an entry belongs to this topology (entries of ledgers older than identities
+    /// have no owner and are claimed by the next save).
+    pub fn is_mine(&self, entry: &Entry) -> bool {
+        entry.owner.is_empty() || entry.owner == self.owner
+    }
+
+    /// The entries of this topology.
+    pub fn mine(&self) -> impl Iterator<Item = (&Address, &Entry)> {
+        self.entries.iter().filter(|(_, e)| self.is_mine(e))
+    }
+
+    /// The keyed fingerprint of a value, or `None` before the ledger has a key.
+    pub fn fingerprint(&self, address: &Address, field: &str, value: &AttrValue) -> Option<String> {
+        let key = self.key.as_ref()?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).ok()?;
+        mac.update(address.0.as_bytes());
+        mac.update(&[0]);
+        mac.update(field.as_bytes());
+        mac.update(&[0]);
+        match value.to_wire() {
+            Value::String(s) => mac.update(s.as_bytes()),
+            other => mac.update(other.to_string().as_bytes()),
+        }
+        Some(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// Creates the ledger mount when absent (before the lock, which lives in it). Its KV config
+    /// keeps a few versions of each document: history for an investigation, bounded storage.
+    pub async fn ensure_mount(&mut self, client: &BaoClient) -> Result<(), LedgerError> {
+        if self.mount_exists {
+            return Ok(());
+        }
+        let mount = self.mount.clone();
+        let body = Body::new(json!({
+            "type": "kv",
+            "options": { "version": "2" },
+            "description": format!("{LEDGER_DESCRIPTION_PREFIX} managed addresses and input fingerprints (no values)"),
+        }));
+        client
+            .write(
+                "",
+                &crate::backends::openbao::sys_path(
+                    crate::backends::openbao::Table::Secrets,
+                    &mount,
+                ),
+                &body,
+            )
+            .await
+            .map_err(bao(&mount))?;
+        let config = Body::new(json!({ "max_versions": 5 }));
+        client
+            .write(
+                "",
+                &crate::backends::path::ApiPath::route("")
+                    .path(&mount)
+                    .lit("config"),
+                &config,
+            )
+            .await
+            .map_err(bao(&mount))?;
+        self.mount_exists = true;
+        Ok(())
+    }
+
+    /// Creates the HMAC key when absent (first apply, under the lock).
+    pub async fn ensure_key(&mut self, client: &BaoClient) -> Result<(), LedgerError> {
+        if self.key.is_some() {
+            return Ok(());
+        }
+        let key = Sensitive::new(hex::encode(rand::random::<[u8; 32]>()));
+        let body =
+            Body::new(json!({ "options": { "cas": 0 }, "data": { "hmac_key": key.expose() } }))
+                .with_secret(&key);
+        doc::write_body(client, &self.mount, KEY_PATH, body, 0)
+            .await
+            .map_err(|e| self.write_error(e))?;
+        self.key = Some(key);
+        Ok(())
+    }
+
+    fn write_error(&self, e: DocError) -> LedgerError {
+        match e {
+            DocError::Conflict { .. } => LedgerError::Conflict {
+                mount: self.mount.clone(),
+            },
+            other => LedgerError::Write {
+                mount: self.mount.clone(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// Writes `entries` back, each namespace's shards only where their text changed, claiming
+    /// entries that have no owner yet. Returns how many documents were written or removed.
+    pub async fn save(
+        &mut self,
+        client: &BaoClient,
+        mut entries: BTreeMap<Address, Entry>,
+    ) -> Result<usize, LedgerError> {
+        for e in entries.values_mut() {
+            if e.owner.is_empty() {
+                e.owner = self.owner.clone();
+            }
+        }
+        let mut by_ns: BTreeMap<&str, Vec<(&Address, &Entry)>> = BTreeMap::new();
+        for (a, e) in &entries {
+            by_ns
+                .entry(e.id.namespace.as_str())
+                .or_default()
+                .push((a, e));
+        }
+        let mut written = 0;
+        let mut shards = std::mem::take(&mut self.shards);
+        let namespaces: Vec<String> = by_ns
+            .keys()
+            .map(|s| s.to_string())
+            .chain(shards.keys().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut result = Ok(());
+        for ns in namespaces {
+            let texts = by_ns.get(ns.as_str()).map(|v| chunk(v)).unwrap_or_default();
+            let old = shards.remove(&ns).unwrap_or_default();
+            match self.save_namespace(client, &ns, &texts, old).await {
+                Ok((stored, n)) => {
+                    written += n;
+                    if !stored.is_empty() {
+                        self.shards.insert(ns, stored);
+                    }
+                }
+                Err((stored, e)) => {
+                    if !stored.is_empty() {
+                        self.shards.insert(ns, stored);
+                    }
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        // Namespaces not reached after a failure keep what was stored.
+        self.shards.extend(shards);
+        result?;
+        if self.legacy.is_some() {
+            // Every entry is in shards now: the format-2 document goes.
+            doc::delete(client, &self.mount, LEGACY_STATE)
+                .await
+                .map_err(bao(&self.mount))?;
+            self.legacy = None;
+            written += 1;
+        }
+        self.entries = entries;
+        Ok(written)
+    }
+
+    /// Writes one namespace's shard texts over what is stored; returns the new stored list.
+    async fn save_namespace(
+        &self,
+        client: &BaoClient,
+        ns: &str,
+        texts: &[String],
+        old: Vec<Stored>,
+    ) -> Result<(Vec<Stored>, usize), (Vec<Stored>, LedgerError)> {
+        let mut stored = Vec::new();
+        let mut written = 0;
+        let mut old = old.into_iter();
+        for (n, text) in texts.iter().enumerate() {
+            let prev = old.next();
+            if let Some(p) = &prev
+                && p.text == *text
+            {
+                stored.push(p.clone());
+                continue;
+            }
+            let key = shard_key(ns, n);
+            let cas = prev.as_ref().map_or(0, |p| p.version);
+            let data = json!({ "format": 3, "namespace": ns, "part": n, "resources": text });
+            match doc::write(client, &self.mount, &key, data, cas).await {
+                Ok(version) => {
+                    written += 1;
+                    stored.push(Stored {
+                        key,
+                        version,
+                        text: text.clone(),
+                    });
+                }
+                Err(e) => {
+                    if let Some(p) = prev {
+                        stored.push(p);
+                    }
+                    stored.extend(old);
+                    return Err((stored, self.write_error(e)));
+                }
+            }
+        }
+        for extra in old {
+            if let Err(e) = doc::delete(client, &self.mount, &extra.key).await {
+                return Err((stored, bao(&self.mount)(e)));
+            }
+            written += 1;
+        }
+        Ok((stored, written))
+    }
+
+    /// The size in bytes of the largest stored shard text (for the benchmark).
+    pub fn largest_document(&self) -> usize {
+        self.shards
+            .values()
+            .flatten()
+            .map(|s| s.text.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: usize) -> (Address, Entry) {
+        let id = ResourceId::new("ns", "policy", None, &format!("p-{i:06}"));
+        (
+            id.address(),
+            Entry {
+                id,
+                owner: "t".into(),
+                pending: false,
+                fp: BTreeMap::from([("password".into(), "ab".repeat(32))]),
+            },
+        )
+    }
+
+    #[test]
+    fn chunks_stay_under_the_target_and_round_trip() {
+        let all: BTreeMap<Address, Entry> = (0..5000).map(entry).collect();
+        let refs: Vec<(&Address, &Entry)> = all.iter().collect();
+        let texts = chunk(&refs);
+        assert!(texts.len() > 1, "5,000 entries need several shards");
+        let mut back = BTreeMap::new();
+        for t in &texts {
+            assert!(t.len() <= SHARD_TARGET, "{}", t.len());
+            let part: BTreeMap<Address, Entry> = serde_json::from_str(t).unwrap();
+            back.extend(part);
+        }
+        assert_eq!(back, all);
+        assert!(chunk(&[]).is_empty());
+    }
+
+    #[test]
+    fn shard_keys_do_not_depend_on_namespace_syntax() {
+        let a = shard_key("tenant-a/team 1", 0);
+        assert!(a.starts_with("shards/") && !a[7..].contains('/') && !a.contains(' '));
+        assert_ne!(shard_key("a", 0), shard_key("b", 0));
+        assert_ne!(shard_key("a", 0), shard_key("a", 1));
+    }
+}

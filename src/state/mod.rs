@@ -1,0 +1,7 @@
+//! What aegisctl keeps between runs, all of it in OpenBao's ledger mount: the ledger of managed
+//! objects, the apply lock, and (in `bootstrap::audit`) the bootstrap records. Each is a
+//! check-and-set document ([`doc`]).
+
+pub mod doc;
+pub mod ledger;
+pub mod lock;
