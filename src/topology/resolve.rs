@@ -31,6 +31,8 @@ pub const SECRET_FIELDS: &[&str] = &[
     "secret_key",
     "oidc_client_secret",
     "client_secret",
+    // Database connection URLs may embed credentials (`postgresql://user:pass@host/db`).
+    "connection_url",
 ];
 
 /// Fields of an AppRole (and, later, other auth) role that name policies.
