@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod node;
+mod parse_message;
 pub mod raw;
 pub mod redact;
 pub mod resolve;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 pub use error::{Problem, Source, TopologyError};
 use node::Loc;
+use parse_message::{clean_message, hint_for, is_syntax_error, line_col_offset, unclosed_bracket};
 use raw::RawTopology;
 
 use crate::model::Desired;
@@ -47,7 +49,6 @@ fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
     options.strict_booleans = true;
     options.with_snippet = false;
     serde_saphyr::from_str_with_options::<RawTopology>(text, options).map_err(|e| {
-        let message = clean_message(&e.without_snippet().to_string());
         let mut loc = e
             .location()
             .map(|l| Loc {
@@ -62,7 +63,7 @@ fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
                 offset: 0,
                 len: 1,
             });
-        let mut message = message;
+        let mut message = clean_message(&e.without_snippet().to_string());
         // A flow collection left open makes the parser trip somewhere later; point at the opener.
         if is_syntax_error(&message)
             && let Some(open) = unclosed_bracket(text, loc.offset)
@@ -76,128 +77,6 @@ fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
         let help = hint_for(&message);
         TopologyError::Invalid(vec![src.problem(loc, message, help)])
     })
-}
-
-/// The parser's message without its own position (we print ours) or library advice.
-fn clean_message(raw: &str) -> String {
-    let mut m = raw
-        .lines()
-        .next()
-        .unwrap_or("invalid YAML")
-        .trim()
-        .to_owned();
-    if let Some(rest) = m.strip_prefix("error: ") {
-        m = rest.to_owned();
-    }
-    if m.starts_with("line ")
-        && let Some(idx) = m.find(": ")
-    {
-        m = m[idx + 2..].to_owned();
-    }
-    if let Some(idx) = m.find(" at line ") {
-        m.truncate(idx);
-    }
-    if let Some(idx) = m.find(", set DuplicateKeyPolicy") {
-        m.truncate(idx);
-    }
-    if let Some(key) = m.strip_prefix("duplicate mapping key: ") {
-        m = format!("duplicate mapping key `{key}`");
-    }
-    m
-}
-
-fn is_syntax_error(message: &str) -> bool {
-    [
-        "illegal",
-        "did not find",
-        "while parsing",
-        "unclosed",
-        "expected ','",
-        "mapping values are not allowed",
-        "found unexpected",
-    ]
-    .iter()
-    .any(|p| message.contains(p))
-}
-
-/// The innermost `[` or `{` still open at `upto` (ignoring quotes and comments), if any.
-fn unclosed_bracket(text: &str, upto: usize) -> Option<(Loc, char)> {
-    let mut stack: Vec<(usize, char)> = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut comment = false;
-    for (i, c) in text.char_indices() {
-        if i >= upto {
-            break;
-        }
-        if comment {
-            comment = c != '\n';
-            continue;
-        }
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '#') => comment = true,
-            (None, '[' | '{') => stack.push((i, c)),
-            (None, ']' | '}') => {
-                stack.pop();
-            }
-            _ => {}
-        }
-    }
-    let (offset, c) = stack.pop()?;
-    let before = &text[..offset];
-    let line = before.matches('\n').count() as u64 + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() as u64 + 1;
-    Some((
-        Loc {
-            line,
-            column,
-            offset,
-            len: 1,
-        },
-        c,
-    ))
-}
-
-/// Byte offset of a 1-based line and column (columns count characters).
-fn line_col_offset(text: &str, line: u64, column: u64) -> usize {
-    let mut offset = 0;
-    for (i, l) in text.split_inclusive('\n').enumerate() {
-        if i as u64 + 1 == line {
-            let col: usize = l
-                .char_indices()
-                .nth(column.saturating_sub(1) as usize)
-                .map(|(b, _)| b)
-                .unwrap_or(0);
-            return offset + col;
-        }
-        offset += l.len();
-    }
-    offset.min(text.len())
-}
-
-fn hint_for(message: &str) -> Option<String> {
-    if message.contains("unknown field") {
-        Some("check the spelling against spec/topology.md; unknown keys are refused so a typo cannot silently drop (or, with --prune, delete) objects".into())
-    } else if message.contains("duplicate mapping key") {
-        Some("each key may appear once in a mapping; remove or rename the repeated one".into())
-    } else if message.contains("missing field") {
-        Some("add the required field".into())
-    } else if message.starts_with("unclosed bracket") {
-        Some(
-            "close the bracket on the line it opens, or write the list as indented `- item` lines"
-                .into(),
-        )
-    } else if message.starts_with("invalid")
-        || message.contains("expected") && !is_syntax_error(message)
-    {
-        Some("check the value's type against spec/topology.md (a mapping, a list, a string, a number)".into())
-    } else if is_syntax_error(message) {
-        Some("this is not valid YAML here: check the indentation (spaces, not tabs) and that brackets and quotes are closed".into())
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]
@@ -275,6 +154,20 @@ mod tests {
             "version: 1\nopenbao:\n  secrets:\n    kv:\n      type: kv-v2\n      kv:\n        a/b: { k: env:NOPE_NOT_SET }\n",
         );
         assert!(p[0].contains("NOPE_NOT_SET"), "{p:?}");
+    }
+
+    /// What serde-saphyr really says for values of the wrong type carries no value.
+    #[test]
+    fn parser_messages_carry_no_value_from_the_file() {
+        for text in [
+            "version: \"hunter2\"\n",
+            "version: 1\nhosts:\n  h: { kind: lxc, approle: r, cidr: 10.0.0.1/32, external: hunter2 }\n",
+            "version: 1\nopenbao:\n  policies: hunter2\n",
+        ] {
+            let p = problems(text);
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert!(!p[0].contains("hunter2"), "{p:?}");
+        }
     }
 
     #[test]
