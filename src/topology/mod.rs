@@ -2,7 +2,13 @@
 //!
 //! The public entry point is [`load`]; `aegisctl validate` is exactly this function and nothing
 //! more, which is why it can promise to send no request.
+//!
+//! The YAML parser works within a resource budget ([`budget`]): up to 10,000,000 nodes (twice
+//! as many parser events) and 256 MiB, while alias bombs stay refused. A larger topology sets
+//! `AEGISCTL_YAML_MAX_NODES` (read like `env:` references, through the supplied environment) to
+//! raise the node and event limits; a refusal names the limit, its value and that variable.
 
+pub mod budget;
 pub mod error;
 pub mod node;
 mod parse_message;
@@ -39,15 +45,43 @@ pub fn load_with_env(
         name: path.display().to_string(),
         text: Arc::new(redact::redact(&text)),
     };
-    let raw = parse(&text, &src)?;
+    let raw = parse(&text, &src, env)?;
     resolve::resolve(&raw, path, &src, env).map_err(TopologyError::Invalid)
 }
 
-fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
+fn parse(
+    text: &str,
+    src: &Source,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RawTopology, TopologyError> {
+    let limits = budget::Limits::from_env(env).map_err(|value| TopologyError::BadLimit {
+        var: budget::MAX_NODES_VAR,
+        value,
+    })?;
+    let start = Loc {
+        line: 1,
+        column: 1,
+        offset: 0,
+        len: 1,
+    };
+    // serde-saphyr checks the input size of readers only; a string is checked here.
+    if text.len() > budget::MAX_BYTES {
+        let message = format!(
+            "the file is {} bytes, more than the {} bytes (256 MiB) a topology may hold",
+            text.len(),
+            budget::MAX_BYTES
+        );
+        let help =
+            Some("split the topology, or move large values out with `file:` references".into());
+        return Err(TopologyError::Invalid(vec![
+            src.problem(start, message, help),
+        ]));
+    }
     let mut options = serde_saphyr::Options::default();
     // YAML 1.2 booleans only: `no` or `on` stay strings, as OpenBao would read them.
     options.strict_booleans = true;
     options.with_snippet = false;
+    limits.apply(&mut options);
     serde_saphyr::from_str_with_options::<RawTopology>(text, options).map_err(|e| {
         let mut loc = e
             .location()
@@ -57,12 +91,11 @@ fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
                 offset: line_col_offset(text, l.line(), l.column()),
                 len: 1,
             })
-            .unwrap_or(Loc {
-                line: 1,
-                column: 1,
-                offset: 0,
-                len: 1,
-            });
+            .unwrap_or(start);
+        // A resource limit: our own words (the library's are a Debug dump), and how to raise it.
+        if let Some((message, help)) = limits.explain(&e) {
+            return TopologyError::Invalid(vec![src.problem(loc, message, Some(help))]);
+        }
         let mut message = clean_message(&e.without_snippet().to_string());
         // A flow collection left open makes the parser trip somewhere later; point at the opener.
         if is_syntax_error(&message)
