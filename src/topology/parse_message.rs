@@ -80,6 +80,7 @@ pub(super) fn is_syntax_error(message: &str) -> bool {
         "expected ','",
         "mapping values are not allowed",
         "found unexpected",
+        "tabs disallowed",
     ]
     .iter()
     .any(|p| message.contains(p))
