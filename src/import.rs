@@ -615,10 +615,19 @@ mod tests {
     #[test]
     fn placeholder_names_follow_the_path_and_never_collide() {
         let a = env_name(&["", "aegis-system", "tools/search-api-key", "value"]);
-        assert!(a.starts_with("AEGIS_SYSTEM_TOOLS_SEARCH_API_KEY_VALUE_"), "{a}");
-        assert_eq!(a.len(), "AEGIS_SYSTEM_TOOLS_SEARCH_API_KEY_VALUE_".len() + 8);
+        assert!(
+            a.starts_with("AEGIS_SYSTEM_TOOLS_SEARCH_API_KEY_VALUE_"),
+            "{a}"
+        );
+        assert_eq!(
+            a.len(),
+            "AEGIS_SYSTEM_TOOLS_SEARCH_API_KEY_VALUE_".len() + 8
+        );
         // Stable: the same path gives the same name in every import.
-        assert_eq!(a, env_name(&["", "aegis-system", "tools/search-api-key", "value"]));
+        assert_eq!(
+            a,
+            env_name(&["", "aegis-system", "tools/search-api-key", "value"])
+        );
         // Paths that read alike get different names.
         let b = env_name(&["tenant-acme", "db", "pw"]);
         let c = env_name(&["tenant_acme", "db", "pw"]);

@@ -33,6 +33,11 @@ pub enum TopologyError {
     #[error("cannot read topology file {path}: {reason}")]
     #[diagnostic(help("check the path; topology files usually live in inventories/"))]
     Read { path: PathBuf, reason: String },
+    #[error("{var} must be a positive whole number of YAML nodes, found `{value}`")]
+    #[diagnostic(help(
+        "unset it for the default of 10000000, or set a larger number such as 20000000"
+    ))]
+    BadLimit { var: &'static str, value: String },
     /// The problems are printed one by one before this summary line.
     #[error("the topology is invalid ({} problem{}); nothing was sent to any server", .0.len(), if .0.len() == 1 { "" } else { "s" })]
     #[diagnostic(help("fix the problems above, then check with `aegisctl validate FILE`"))]

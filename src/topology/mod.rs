@@ -2,12 +2,19 @@
 //!
 //! The public entry point is [`load`]; `aegisctl validate` is exactly this function and nothing
 //! more, which is why it can promise to send no request.
+//!
+//! The YAML parser works within a resource budget ([`budget`]): up to 10,000,000 nodes (twice
+//! as many parser events) and 256 MiB, while alias bombs stay refused. A larger topology sets
+//! `AEGISCTL_YAML_MAX_NODES` (read like `env:` references, through the supplied environment) to
+//! raise the node and event limits; a refusal names the limit, its value and that variable.
 
+pub mod budget;
 pub mod error;
 mod hosts;
 mod mounts;
 pub mod node;
 mod openbao;
+mod parse_message;
 pub mod raw;
 pub mod redact;
 pub mod resolve;
@@ -17,6 +24,7 @@ use std::sync::Arc;
 
 pub use error::{Problem, Source, TopologyError};
 use node::Loc;
+use parse_message::{clean_message, hint_for, is_syntax_error, line_col_offset, unclosed_bracket};
 use raw::RawTopology;
 
 use crate::model::Desired;
@@ -40,7 +48,7 @@ pub fn load_with_env(
         name: path.display().to_string(),
         text: Arc::new(redact::redact(&text)),
     };
-    let raw = parse(&text, &src)?;
+    let raw = parse(&text, &src, env)?;
     resolve::resolve(&raw, path, &src, env).map_err(TopologyError::Invalid)
 }
 
@@ -55,18 +63,45 @@ pub fn load_connection(path: &Path) -> Result<Desired, TopologyError> {
         name: path.display().to_string(),
         text: Arc::new(redact::redact(&text)),
     };
-    let raw = parse(&text, &src)?;
-    resolve::resolve_connection(&raw, path, &src, &|name| std::env::var(name).ok())
-        .map_err(TopologyError::Invalid)
+    let env = |name: &str| std::env::var(name).ok();
+    let raw = parse(&text, &src, &env)?;
+    resolve::resolve_connection(&raw, path, &src, &env).map_err(TopologyError::Invalid)
 }
 
-fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
+fn parse(
+    text: &str,
+    src: &Source,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RawTopology, TopologyError> {
+    let limits = budget::Limits::from_env(env).map_err(|value| TopologyError::BadLimit {
+        var: budget::MAX_NODES_VAR,
+        value,
+    })?;
+    let start = Loc {
+        line: 1,
+        column: 1,
+        offset: 0,
+        len: 1,
+    };
+    // serde-saphyr checks the input size of readers only; a string is checked here.
+    if text.len() > budget::MAX_BYTES {
+        let message = format!(
+            "the file is {} bytes, more than the {} bytes (256 MiB) a topology may hold",
+            text.len(),
+            budget::MAX_BYTES
+        );
+        let help =
+            Some("split the topology, or move large values out with `file:` references".into());
+        return Err(TopologyError::Invalid(vec![
+            src.problem(start, message, help),
+        ]));
+    }
     let mut options = serde_saphyr::Options::default();
     // YAML 1.2 booleans only: `no` or `on` stay strings, as OpenBao would read them.
     options.strict_booleans = true;
     options.with_snippet = false;
+    limits.apply(&mut options);
     serde_saphyr::from_str_with_options::<RawTopology>(text, options).map_err(|e| {
-        let message = clean_message(&e.without_snippet().to_string());
         let mut loc = e
             .location()
             .map(|l| Loc {
@@ -75,13 +110,12 @@ fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
                 offset: line_col_offset(text, l.line(), l.column()),
                 len: 1,
             })
-            .unwrap_or(Loc {
-                line: 1,
-                column: 1,
-                offset: 0,
-                len: 1,
-            });
-        let mut message = message;
+            .unwrap_or(start);
+        // A resource limit: our own words (the library's are a Debug dump), and how to raise it.
+        if let Some((message, help)) = limits.explain(&e) {
+            return TopologyError::Invalid(vec![src.problem(loc, message, Some(help))]);
+        }
+        let mut message = clean_message(&e.without_snippet().to_string());
         // A flow collection left open makes the parser trip somewhere later; point at the opener.
         if is_syntax_error(&message)
             && let Some(open) = unclosed_bracket(text, loc.offset)
@@ -95,128 +129,6 @@ fn parse(text: &str, src: &Source) -> Result<RawTopology, TopologyError> {
         let help = hint_for(&message);
         TopologyError::Invalid(vec![src.problem(loc, message, help)])
     })
-}
-
-/// The parser's message without its own position (we print ours) or library advice.
-fn clean_message(raw: &str) -> String {
-    let mut m = raw
-        .lines()
-        .next()
-        .unwrap_or("invalid YAML")
-        .trim()
-        .to_owned();
-    if let Some(rest) = m.strip_prefix("error: ") {
-        m = rest.to_owned();
-    }
-    if m.starts_with("line ")
-        && let Some(idx) = m.find(": ")
-    {
-        m = m[idx + 2..].to_owned();
-    }
-    if let Some(idx) = m.find(" at line ") {
-        m.truncate(idx);
-    }
-    if let Some(idx) = m.find(", set DuplicateKeyPolicy") {
-        m.truncate(idx);
-    }
-    if let Some(key) = m.strip_prefix("duplicate mapping key: ") {
-        m = format!("duplicate mapping key `{key}`");
-    }
-    m
-}
-
-fn is_syntax_error(message: &str) -> bool {
-    [
-        "illegal",
-        "did not find",
-        "while parsing",
-        "unclosed",
-        "expected ','",
-        "mapping values are not allowed",
-        "found unexpected",
-    ]
-    .iter()
-    .any(|p| message.contains(p))
-}
-
-/// The innermost `[` or `{` still open at `upto` (ignoring quotes and comments), if any.
-fn unclosed_bracket(text: &str, upto: usize) -> Option<(Loc, char)> {
-    let mut stack: Vec<(usize, char)> = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut comment = false;
-    for (i, c) in text.char_indices() {
-        if i >= upto {
-            break;
-        }
-        if comment {
-            comment = c != '\n';
-            continue;
-        }
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '#') => comment = true,
-            (None, '[' | '{') => stack.push((i, c)),
-            (None, ']' | '}') => {
-                stack.pop();
-            }
-            _ => {}
-        }
-    }
-    let (offset, c) = stack.pop()?;
-    let before = &text[..offset];
-    let line = before.matches('\n').count() as u64 + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() as u64 + 1;
-    Some((
-        Loc {
-            line,
-            column,
-            offset,
-            len: 1,
-        },
-        c,
-    ))
-}
-
-/// Byte offset of a 1-based line and column (columns count characters).
-fn line_col_offset(text: &str, line: u64, column: u64) -> usize {
-    let mut offset = 0;
-    for (i, l) in text.split_inclusive('\n').enumerate() {
-        if i as u64 + 1 == line {
-            let col: usize = l
-                .char_indices()
-                .nth(column.saturating_sub(1) as usize)
-                .map(|(b, _)| b)
-                .unwrap_or(0);
-            return offset + col;
-        }
-        offset += l.len();
-    }
-    offset.min(text.len())
-}
-
-fn hint_for(message: &str) -> Option<String> {
-    if message.contains("unknown field") {
-        Some("check the spelling against spec/topology.md; unknown keys are refused so a typo cannot silently drop (or, with --prune, delete) objects".into())
-    } else if message.contains("duplicate mapping key") {
-        Some("each key may appear once in a mapping; remove or rename the repeated one".into())
-    } else if message.contains("missing field") {
-        Some("add the required field".into())
-    } else if message.starts_with("unclosed bracket") {
-        Some(
-            "close the bracket on the line it opens, or write the list as indented `- item` lines"
-                .into(),
-        )
-    } else if message.starts_with("invalid")
-        || message.contains("expected") && !is_syntax_error(message)
-    {
-        Some("check the value's type against spec/topology.md (a mapping, a list, a string, a number)".into())
-    } else if is_syntax_error(message) {
-        Some("this is not valid YAML here: check the indentation (spaces, not tabs) and that brackets and quotes are closed".into())
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]
@@ -294,6 +206,20 @@ mod tests {
             "version: 1\nopenbao:\n  secrets:\n    kv:\n      type: kv-v2\n      kv:\n        a/b: { k: env:NOPE_NOT_SET }\n",
         );
         assert!(p[0].contains("NOPE_NOT_SET"), "{p:?}");
+    }
+
+    /// What serde-saphyr really says for values of the wrong type carries no value.
+    #[test]
+    fn parser_messages_carry_no_value_from_the_file() {
+        for text in [
+            "version: \"hunter2\"\n",
+            "version: 1\nhosts:\n  h: { kind: lxc, approle: r, cidr: 10.0.0.1/32, external: hunter2 }\n",
+            "version: 1\nopenbao:\n  policies: hunter2\n",
+        ] {
+            let p = problems(text);
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert!(!p[0].contains("hunter2"), "{p:?}");
+        }
     }
 
     #[test]

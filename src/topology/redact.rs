@@ -1,104 +1,105 @@
 //! Masks secret values in the topology text that error snippets quote.
 //!
-//! A KV value or a password may be written literally in the file; an error next to it must not
-//! print it. Masking keeps every byte offset (each masked byte becomes `*`), so spans computed on
-//! the original text point at the same places in the masked one.
+//! A KV value, a password or a token may be written literally in the file; an error next to it
+//! must not print it, whatever YAML style it is written in. The masking is structural: the file
+//! is read as YAML events (granit-parser, the parser under serde-saphyr, so both agree on the
+//! structure) with their byte spans, a stack of open collections tracks where each value sits,
+//! and every scalar in a *secret context* is masked:
+//!
+//! - the value of a field in [`MASKED_FIELDS`](super::resolve::MASKED_FIELDS), and of `token`
+//!   directly under `openbao:`, whatever its shape (a flow mapping, a list, a block scalar);
+//! - everything under a `kv:` block (KV data is always sensitive), except when `kv` is the name
+//!   of a mount under `secrets:`;
+//! - the value of a key that is itself an alias or a collection (its name cannot be known);
+//! - an anchored node that an alias in a secret context refers to, wherever it is defined, and
+//!   the anchors its own aliases refer to (hence two passes: the anchor comes first in the text).
+//!
+//! References (`env:`, `file:`, `sops:`, `vault:` on one line) stay visible: they are not
+//! secrets. Keys, comments and YAML punctuation stay visible, so snippets remain useful.
+//!
+//! Masking keeps every byte offset: each masked byte becomes `*`, spaces and line breaks are
+//! kept, so spans computed on the original text point at the same places in the masked one.
+//!
+//! Broken YAML: the event stream stops at the first syntax error, and nothing past the last
+//! complete event is known structurally. Masking all of that would leave the snippet of a syntax
+//! error (which points into exactly that part) unreadable, so the rest is masked lexically and
+//! conservatively instead (see [`tail`]): only YAML punctuation and `key:` names that start a line
+//! or a flow entry stay visible; every value-looking byte, quoted text, block scalar body, comment
+//! and anchor name is masked. An alias past the error may sit in a secret context that cannot
+//! be known, so every anchored node of a broken file is masked too.
 
-use super::resolve::SECRET_FIELDS;
-
-const REFERENCES: &[&str] = &["env:", "file:", "sops:", "vault:"];
-
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
-}
-
-/// Replaces the bytes of `line[from..]` that form a value (not a reference, not a comment) by `*`.
-fn mask_from(line: &str, from: usize) -> String {
-    let value = &line[from..];
-    let trimmed = value.trim_start().trim_start_matches(['"', '\'']);
-    if trimmed.is_empty()
-        || REFERENCES.iter().any(|r| trimmed.starts_with(r))
-        || trimmed.starts_with('#')
-    {
-        return line.to_owned();
-    }
-    let mut out = String::with_capacity(line.len());
-    out.push_str(&line[..from]);
-    for b in value.bytes() {
-        out.push(if b == b'\n' || b == b'\r' || b == b' ' {
-            b as char
-        } else {
-            '*'
-        });
-    }
-    out
-}
-
-/// The key and the byte index just after `key:` when the line is `key: value` (or `- key: value`).
-fn value_start(line: &str) -> Option<(String, usize)> {
-    let lead = line.len() - line.trim_start().len();
-    let rest = &line[lead..];
-    let (rest, lead) = match rest.strip_prefix("- ") {
-        Some(r) => (r, lead + 2),
-        None => (rest, lead),
-    };
-    let colon = rest
-        .find(": ")
-        .or_else(|| rest.strip_suffix(':').map(str::len))?;
-    let key = rest[..colon]
-        .trim_matches(|c| c == '"' || c == '\'')
-        .to_owned();
-    Some((key, lead + colon + 1))
-}
-
-/// The topology text with literal secret values masked: every value inside a `kv:` block and
-/// every value of a field the server treats as secret.
-pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    // Indentation of the `kv:` key whose block we are in.
-    let mut kv_block: Option<usize> = None;
-    for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches(['\n', '\r']);
-        let blank = content.trim().is_empty() || content.trim_start().starts_with('#');
-        if let Some(i) = kv_block
-            && !blank
-            && indent(content) <= i
-        {
-            kv_block = None;
-        }
-        let parsed = value_start(content);
-        let masked = match (&parsed, kv_block) {
-            (Some((_, at)), Some(_)) => mask_from(line, *at),
-            (Some((key, at)), None) if key == "kv" => {
-                kv_block = Some(indent(content));
-                mask_from(line, *at)
-            }
-            (Some((key, at)), None) if SECRET_FIELDS.contains(&key.as_str()) => {
-                mask_from(line, *at)
-            }
-            (None, Some(_)) if !blank => mask_from(line, indent(content)),
-            _ => line.to_owned(),
-        };
-        out.push_str(&masked);
-    }
-    out
-}
-
+mod tail;
 #[cfg(test)]
-mod tests {
-    use super::redact;
+mod tests;
+mod walk;
 
-    #[test]
-    fn masks_kv_values_and_secret_fields_keeping_offsets() {
-        let text = "secrets:\n  s:\n    type: kv-v2\n    kv:\n      a/b:\n        k: hunter2\n        r: env:X\n    description: shown\nconnections:\n  c:\n    password: s3cret\n    username: u\n";
-        let r = redact(text);
-        assert_eq!(r.len(), text.len());
-        assert!(!r.contains("hunter2"), "{r}");
-        assert!(!r.contains("s3cret"), "{r}");
-        assert!(r.contains("env:X"));
-        assert!(r.contains("description: shown"));
-        assert!(r.contains("username: u"));
-        let flow = "    kv: { a/b: { k: hunter2 } }\n";
-        assert!(!redact(flow).contains("hunter2"));
+use std::collections::{HashMap, HashSet};
+
+/// The topology text with literal secret values masked (same length, same line breaks).
+pub fn redact(text: &str) -> String {
+    let first = walk::walk(text, &HashSet::new());
+    let mut secret_anchors = closure(&first.secret_aliases, &first.edges);
+    if first.stopped.is_some() {
+        secret_anchors.extend(first.anchors.iter().copied());
     }
+    // Anchors come before their aliases in the text: a second pass masks the anchored nodes.
+    let done = if secret_anchors.is_empty() {
+        first
+    } else {
+        walk::walk(text, &secret_anchors)
+    };
+    let mut out = text.as_bytes().to_vec();
+    for &(start, end) in &done.masks {
+        if let Some(bytes) = out.get_mut(start..end) {
+            mask(bytes);
+        }
+    }
+    if let Some(stop) = done.stopped {
+        tail::mask_tail(text.as_bytes(), stop.at, stop.flow_depth, &mut out);
+    }
+    String::from_utf8(out).unwrap_or_else(|_| mask_all(text))
+}
+
+/// The anchors reachable from `aliases` through aliases nested in anchored collections.
+fn closure(aliases: &[usize], edges: &[(usize, usize)]) -> HashSet<usize> {
+    let mut next: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &(from, to) in edges {
+        next.entry(from).or_default().push(to);
+    }
+    let mut seen: HashSet<usize> = HashSet::new();
+    let mut todo: Vec<usize> = aliases.to_vec();
+    while let Some(a) = todo.pop() {
+        if seen.insert(a)
+            && let Some(more) = next.get(&a)
+        {
+            todo.extend(more.iter().copied());
+        }
+    }
+    seen
+}
+
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Replaces every byte but blanks by `*`. Called on whole characters only (spans start and end
+/// on character boundaries), so the result stays UTF-8.
+fn mask(bytes: &mut [u8]) {
+    for b in bytes.iter_mut().filter(|b| !is_blank(**b)) {
+        *b = b'*';
+    }
+}
+
+/// Everything masked, character by character: the fallback should a span ever split a
+/// character (it cannot with granit-parser's `&str` input, but a wrong guess must not leak).
+fn mask_all(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii() && is_blank(c as u8) {
+                c.to_string()
+            } else {
+                "*".repeat(c.len_utf8())
+            }
+        })
+        .collect()
 }

@@ -22,12 +22,23 @@ pub const BUILTIN_POLICIES: &[&str] = &["default", "root"];
 pub const DEFAULT_LEDGER: &str = "aegisctl";
 
 /// Fields the server treats as secret: sensitive even when written literally in the file.
-/// (`connection_url` only when it carries a password: see [`Resolver::attr`].)
 pub const SECRET_FIELDS: &[&str] = &[
     "password",
     "secret_key",
     "oidc_client_secret",
     "client_secret",
+];
+
+/// Fields that may hold a secret, so error snippets mask them whatever they hold: the secret
+/// fields, and database connection URLs, which may embed credentials
+/// (`postgresql://user:pass@host/db`; as values those are sensitive only when they do, see
+/// [`Resolver::attr`]).
+pub const MASKED_FIELDS: &[&str] = &[
+    "password",
+    "secret_key",
+    "oidc_client_secret",
+    "client_secret",
+    "connection_url",
 ];
 
 pub(crate) struct Resolver<'a> {

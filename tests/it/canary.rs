@@ -6,6 +6,8 @@ use std::process::Output;
 
 use crate::harness::{Bao, all_output, write_topology};
 
+mod yaml_styles;
+
 /// The secret put into OpenBao through `env:`.
 const CANARY: &str = "canary-4e1f9b2c-do-not-print";
 /// A second secret, written out of band with `bao kv put`.

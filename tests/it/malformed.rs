@@ -79,6 +79,16 @@ const CORPUS: &[(&str, u64, u64, &str)] = &[
         1,
         "`keycloak` is not supported yet",
     ),
+    // Where the alias expansion runs out of copies: an alias in the `&f` list.
+    ("yaml-alias-bomb.yaml", 10, 38, "the alias expansion limit"),
+    // The misindented key below a flow-style secret (the secret itself is masked).
+    (
+        "yaml-syntax-error-after-flow-secret.yaml",
+        11,
+        6,
+        "did not find expected key",
+    ),
+    ("yaml-tab-indentation.yaml", 9, 4, "tabs disallowed"),
 ];
 
 fn rel(file: &str) -> String {
