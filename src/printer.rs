@@ -14,6 +14,12 @@ use crate::apply::{Outcome, Reporter};
 use crate::plan::Change;
 use crate::plan::render::human::Styles;
 
+/// One line on stderr; a closed stderr is not worth a panic.
+fn line_to_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
 #[derive(Clone)]
 pub struct Printer {
     pub color: bool,
@@ -54,7 +60,7 @@ impl Printer {
     /// Informational line on stderr; silent with `-q` or `--json`.
     pub fn info(&self, text: &str) {
         if !self.quiet && !self.json {
-            eprintln!("{text}");
+            line_to_stderr(text);
         }
     }
 
@@ -69,7 +75,7 @@ impl Printer {
             } else {
                 "warning:".into()
             };
-            eprintln!("{label} {text}");
+            line_to_stderr(&format!("{label} {text}"));
         }
     }
 
@@ -95,7 +101,7 @@ impl Printer {
         if handler.render_report(&mut text, report).is_err() {
             text = format!("Error: {report}");
         }
-        eprintln!("{}", text.trim_end());
+        line_to_stderr(text.trim_end());
     }
 
     pub fn can_prompt(&self) -> bool {
@@ -164,7 +170,7 @@ impl Reporter for ApplyProgress {
                 b.inc(1);
                 b.println(line);
             }
-            None if self.lines => eprintln!("{line}"),
+            None if self.lines => line_to_stderr(&line),
             None => {}
         }
     }

@@ -114,7 +114,7 @@ pub(crate) fn located(
             src.problem(loc, message, help)
         })
         .collect();
-    CliError::Topology(TopologyError::Invalid(problems))
+    CliError::Topology(TopologyError::Rejected(problems))
 }
 
 /// Runs the parsed command line; returns the exit status.

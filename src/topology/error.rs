@@ -42,6 +42,21 @@ pub enum TopologyError {
     #[error("the topology is invalid ({} problem{}); nothing was sent to any server", .0.len(), if .0.len() == 1 { "" } else { "s" })]
     #[diagnostic(help("fix the problems above, then check with `aegisctl validate FILE`"))]
     Invalid(Vec<Problem>),
+    /// Found against the servers (a field OpenBao does not know, an object another topology
+    /// owns); printed like [`TopologyError::Invalid`].
+    #[error("the topology does not fit the servers ({} problem{}); nothing was changed", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    #[diagnostic(help("fix the problems above and run again"))]
+    Rejected(Vec<Problem>),
+}
+
+impl TopologyError {
+    /// The located problems, if this error has any.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            TopologyError::Invalid(p) | TopologyError::Rejected(p) => p,
+            _ => &[],
+        }
+    }
 }
 
 /// The source of one topology file, shared by the problems that point into it.
