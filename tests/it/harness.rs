@@ -153,7 +153,7 @@ impl Bao {
 
     /// aegisctl, pointed at this server, colour off.
     pub fn aegisctl(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("aegisctl").expect("aegisctl binary");
+        let mut cmd = aegisctl_cmd();
         cmd.env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", &self.token)
             .env("NO_COLOR", "1")
@@ -193,6 +193,15 @@ impl Drop for Bao {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The aegisctl binary under test: this crate's, or `AEGIS_TEST_BIN` (to show that a test fails
+/// against an older build).
+pub fn aegisctl_cmd() -> assert_cmd::Command {
+    match std::env::var("AEGIS_TEST_BIN") {
+        Ok(bin) if !bin.is_empty() => assert_cmd::Command::new(bin),
+        _ => assert_cmd::Command::cargo_bin("aegisctl").expect("aegisctl binary"),
     }
 }
 
