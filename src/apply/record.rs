@@ -30,8 +30,6 @@ pub struct Recorder<'a> {
     pub ledger: &'a mut Ledger,
     registry: &'a Registry,
     desired: BTreeMap<&'a Address, &'a DesiredResource>,
-    /// The working copy of the ledger's entries.
-    entries: BTreeMap<Address, Entry>,
     /// Objects as read back after their write.
     pub written: BTreeMap<Address, Live>,
     /// How each change ended.
@@ -49,13 +47,11 @@ impl<'a> Recorder<'a> {
         registry: &'a Registry,
         desired: &'a Desired,
     ) -> Recorder<'a> {
-        let entries = ledger.entries.clone();
         Recorder {
             client,
             ledger,
             registry,
             desired: desired.resources.iter().map(|r| (&r.address, r)).collect(),
-            entries,
             written: BTreeMap::new(),
             outcomes: BTreeMap::new(),
             unsaved: 0,
@@ -65,15 +61,7 @@ impl<'a> Recorder<'a> {
     }
 
     fn entry(&mut self, address: &Address, id: &crate::model::ResourceId) -> &mut Entry {
-        let owner = self.ledger.owner.clone();
-        self.entries
-            .entry(address.clone())
-            .or_insert_with(|| Entry {
-                id: id.clone(),
-                owner,
-                pending: false,
-                fp: BTreeMap::new(),
-            })
+        self.ledger.entry_mut(address, id)
     }
 
     /// Records the plan's creations as pending and writes them, before anything is sent.
@@ -116,9 +104,7 @@ impl<'a> Recorder<'a> {
     pub fn record(&mut self, ev: Event) {
         let address = ev.change.address.clone();
         match (&ev.outcome, ev.change.action) {
-            (Outcome::Done, Action::Delete) => {
-                self.entries.remove(&address);
-            }
+            (Outcome::Done, Action::Delete) => self.ledger.remove(&address),
             (Outcome::Done, _) => {
                 if let Some(res) = self.desired.get(&address).copied() {
                     self.fingerprint(res, ev.live.as_ref());
@@ -139,7 +125,7 @@ impl<'a> Recorder<'a> {
 
     /// Writes the changed shards.
     pub async fn flush(&mut self) -> Result<(), LedgerError> {
-        self.documents += self.ledger.save(self.client, self.entries.clone()).await?;
+        self.documents += self.ledger.save(self.client).await?;
         self.unsaved = 0;
         self.last = Instant::now();
         Ok(())
@@ -203,6 +189,7 @@ impl<'a> Recorder<'a> {
             // Unchanged and live: managed from now on. With --adopt, what the server holds
             // for fields it does not answer becomes the baseline.
             let mine = self
+                .ledger
                 .entries
                 .get(&res.address)
                 .is_none_or(|e| self.ledger.is_mine(e));
@@ -210,32 +197,36 @@ impl<'a> Recorder<'a> {
                 continue;
             }
             if adopt {
-                let missing: Vec<String> = {
-                    let e = self.entry(&res.address, &res.id);
-                    res.attrs
-                        .keys()
-                        .filter(|f| !e.fp.contains_key(*f))
-                        .cloned()
-                        .collect()
-                };
+                let recorded = self.ledger.entries.get(&res.address);
+                let kind = self.registry.get(&res.id.kind).cloned();
                 let mut fps = Vec::new();
-                for field in missing {
-                    let write_only = live_before.is_some_and(|l| !l.contains_key(&field));
-                    let value = &res.attrs[&field];
+                for (field, value) in &res.attrs {
+                    if recorded.is_some_and(|e| e.fp.contains_key(field)) {
+                        continue;
+                    }
+                    let write_only = live_before.is_some_and(|l| !l.contains_key(field))
+                        || kind.as_ref().is_some_and(|k| k.write_only(field, value));
                     if (value.is_secret() || write_only)
-                        && let Some(fp) = self.ledger.fingerprint(&res.address, &field, value)
+                        && let Some(fp) = self.ledger.fingerprint(&res.address, field, value)
                     {
-                        fps.push((field, fp));
+                        fps.push((field.clone(), fp));
                     }
                 }
-                self.entry(&res.address, &res.id).fp.extend(fps);
-            } else {
+                if !fps.is_empty() || recorded.is_none() {
+                    self.entry(&res.address, &res.id).fp.extend(fps);
+                }
+            } else if self
+                .ledger
+                .entries
+                .get(&res.address)
+                .is_none_or(|e| e.pending)
+            {
                 self.entry(&res.address, &res.id).pending = false;
             }
         }
         let owner = self.ledger.owner.clone();
         let outcomes = &self.outcomes;
-        self.entries.retain(|addr, e| {
+        self.ledger.retain(|addr, e| {
             if !e.owner.is_empty() && e.owner != owner {
                 return true;
             }
@@ -252,10 +243,15 @@ impl<'a> Recorder<'a> {
                 None => !prune || exists_before || !observed.live.contains_key(addr),
             }
         });
-        for (addr, e) in self.entries.iter_mut() {
-            if e.pending && matches!(observed.live.get(addr), Some(Some(_))) {
-                e.pending = false;
-            }
+        let settled: Vec<(Address, crate::model::ResourceId)> = self
+            .ledger
+            .entries
+            .iter()
+            .filter(|(a, e)| e.pending && matches!(observed.live.get(*a), Some(Some(_))))
+            .map(|(a, e)| (a.clone(), e.id.clone()))
+            .collect();
+        for (a, id) in settled {
+            self.entry(&a, &id).pending = false;
         }
         self.flush().await
     }

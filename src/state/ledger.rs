@@ -99,6 +99,8 @@ pub struct Ledger {
     shards: BTreeMap<String, Vec<Stored>>,
     /// The format-2 document's version, while it still exists.
     legacy: Option<u64>,
+    /// Namespaces whose entries changed since they were last written.
+    dirty: std::collections::BTreeSet<String>,
     key: Option<Sensitive<String>>,
     /// Whether the ledger mount exists at all.
     pub mount_exists: bool,
@@ -238,6 +240,15 @@ impl Ledger {
             .into_iter()
             .map(|(ns, p)| (ns, p.into_values().collect()))
             .collect();
+        // Entries still in the format-2 document, and entries without an owner (ledgers older
+        // than identities, claimed by this topology), are written at the next save.
+        let claim: Vec<String> = ledger
+            .entries
+            .values()
+            .filter(|e| ledger.legacy.is_some() || e.owner.is_empty())
+            .map(|e| e.id.namespace.clone())
+            .collect();
+        ledger.dirty.extend(claim);
         Ok(ledger)
     }
 
@@ -337,57 +348,81 @@ impl Ledger {
         }
     }
 
-    /// Writes `entries` back, each namespace's shards only where their text changed, claiming
-    /// entries that have no owner yet. Returns how many documents were written or removed.
-    pub async fn save(
-        &mut self,
-        client: &BaoClient,
-        mut entries: BTreeMap<Address, Entry>,
-    ) -> Result<usize, LedgerError> {
-        for e in entries.values_mut() {
-            if e.owner.is_empty() {
-                e.owner = self.owner.clone();
-            }
+    /// The entry of `address`, created (owned by this topology) if absent; its namespace will
+    /// be written at the next save.
+    pub fn entry_mut(&mut self, address: &Address, id: &ResourceId) -> &mut Entry {
+        let owner = self.owner.clone();
+        let entry = self
+            .entries
+            .entry(address.clone())
+            .or_insert_with(|| Entry {
+                id: id.clone(),
+                owner,
+                pending: false,
+                fp: BTreeMap::new(),
+            });
+        self.dirty.insert(entry.id.namespace.clone());
+        entry
+    }
+
+    /// Forgets an entry (its object was deleted).
+    pub fn remove(&mut self, address: &Address) {
+        if let Some(e) = self.entries.remove(address) {
+            self.dirty.insert(e.id.namespace);
         }
-        let mut by_ns: BTreeMap<&str, Vec<(&Address, &Entry)>> = BTreeMap::new();
-        for (a, e) in &entries {
-            by_ns
-                .entry(e.id.namespace.as_str())
-                .or_default()
-                .push((a, e));
+    }
+
+    /// Keeps the entries `keep` says to keep.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Address, &Entry) -> bool) {
+        let dirty = &mut self.dirty;
+        self.entries.retain(|a, e| {
+            let k = keep(a, e);
+            if !k {
+                dirty.insert(e.id.namespace.clone());
+            }
+            k
+        });
+    }
+
+    /// The entries of one namespace, in address order: addresses start with
+    /// `openbao[<namespace>].`, so they are one contiguous range of the map.
+    fn of_namespace(&self, ns: &str) -> Vec<(&Address, &Entry)> {
+        let prefix = format!("openbao[{}].", if ns.is_empty() { "root" } else { ns });
+        self.entries
+            .range(Address(prefix.clone())..)
+            .take_while(|(a, _)| a.0.starts_with(&prefix))
+            .filter(|(_, e)| e.id.namespace == ns)
+            .collect()
+    }
+
+    /// Writes the shards of every namespace whose entries changed (only the documents whose text
+    /// changed), claiming entries without an owner. Returns how many documents were written or
+    /// removed.
+    pub async fn save(&mut self, client: &BaoClient) -> Result<usize, LedgerError> {
+        let owner = self.owner.clone();
+        for e in self.entries.values_mut() {
+            if e.owner.is_empty() {
+                e.owner = owner.clone();
+            }
         }
         let mut written = 0;
-        let mut shards = std::mem::take(&mut self.shards);
-        let namespaces: Vec<String> = by_ns
-            .keys()
-            .map(|s| s.to_string())
-            .chain(shards.keys().cloned())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut result = Ok(());
-        for ns in namespaces {
-            let texts = by_ns.get(ns.as_str()).map(|v| chunk(v)).unwrap_or_default();
-            let old = shards.remove(&ns).unwrap_or_default();
-            match self.save_namespace(client, &ns, &texts, old).await {
+        let dirty: Vec<String> = self.dirty.iter().cloned().collect();
+        for ns in dirty {
+            let texts = chunk(&self.of_namespace(&ns));
+            let old = self.shards.remove(&ns).unwrap_or_default();
+            let (stored, result) = match self.save_namespace(client, &ns, &texts, old).await {
                 Ok((stored, n)) => {
                     written += n;
-                    if !stored.is_empty() {
-                        self.shards.insert(ns, stored);
-                    }
+                    (stored, Ok(()))
                 }
-                Err((stored, e)) => {
-                    if !stored.is_empty() {
-                        self.shards.insert(ns, stored);
-                    }
-                    result = Err(e);
-                    break;
-                }
+                Err((stored, e)) => (stored, Err(e)),
+            };
+            if !stored.is_empty() {
+                self.shards.insert(ns.clone(), stored);
             }
+            result?;
+            self.dirty.remove(&ns);
         }
-        // Namespaces not reached after a failure keep what was stored.
-        self.shards.extend(shards);
-        result?;
         if self.legacy.is_some() {
             // Every entry is in shards now: the format-2 document goes.
             doc::delete(client, &self.mount, LEGACY_STATE)
@@ -396,7 +431,6 @@ impl Ledger {
             self.legacy = None;
             written += 1;
         }
-        self.entries = entries;
         Ok(written)
     }
 

@@ -76,12 +76,12 @@ fn probe(root: ApiPath, endpoint: &str) -> ApiPath {
 pub type MountRef = (String, String, bool);
 
 /// The tables that apply to one object: (attribute prefix, "type endpoint", table).
-pub type Tables = Vec<(&'static str, String, FieldTable)>;
+pub type Tables = Vec<(&'static str, String, Arc<FieldTable>)>;
 
 /// Reads tables once per (type, endpoint) and checks declared fields against them.
 pub struct FieldCheck<'a> {
     bao: &'a Arc<OpenBao>,
-    tables: BTreeMap<(String, String), Option<FieldTable>>,
+    tables: BTreeMap<(String, String), Option<Arc<FieldTable>>>,
     report: Report,
     /// Whether the server is the bundled snapshot's version (asked once).
     same_version: Option<bool>,
@@ -120,7 +120,7 @@ impl<'a> FieldCheck<'a> {
         ty: &str,
         endpoint: &str,
         live: Option<&MountRef>,
-    ) -> Option<FieldTable> {
+    ) -> Option<Arc<FieldTable>> {
         let key = (ty.to_owned(), endpoint.to_owned());
         if let Some(t) = self.tables.get(&key) {
             return t.clone();
@@ -128,8 +128,9 @@ impl<'a> FieldCheck<'a> {
         if let Some(bundled) = schema::bundled(ty, endpoint)
             && self.same_version().await
         {
-            self.tables.insert(key, Some(bundled.clone()));
-            return Some(bundled.clone());
+            let table = Arc::new(bundled.clone());
+            self.tables.insert(key, Some(Arc::clone(&table)));
+            return Some(table);
         }
         let root = match (ty, live) {
             ("system", _) => Some(("".to_owned(), ApiPath::route("sys"))),
@@ -143,7 +144,9 @@ impl<'a> FieldCheck<'a> {
                 table = schema::table_from_help(ty, endpoint, &help);
             }
         }
-        let table = table.or_else(|| schema::bundled(ty, endpoint).cloned());
+        let table = table
+            .or_else(|| schema::bundled(ty, endpoint).cloned())
+            .map(Arc::new);
         if table.is_none() {
             self.report.unchecked.insert(format!("{ty} {endpoint}"));
         }
@@ -277,7 +280,7 @@ fn judge(kind: &dyn Kind, res: &DesiredResource, tables: &Tables) -> Judged {
             .max();
         let Some(len) = best else { continue };
         let name = &field[len..];
-        let applicable: Vec<&(&str, String, FieldTable)> =
+        let applicable: Vec<&(&str, String, Arc<FieldTable>)> =
             tables.iter().filter(|(p, _, _)| p.len() == len).collect();
         // `options.version`: a field of a map-typed parameter; the map's keys are free.
         let head = name.split('.').next().unwrap_or(name);
