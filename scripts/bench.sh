@@ -5,6 +5,9 @@
 #
 # Usage: scripts/bench.sh [SIZES...]            (default: 1000 5000)
 #
+# A size is N (N objects in the root namespace) or KxN (the same N objects in each of K
+# namespaces: K x N objects plus the K namespaces, e.g. 500x103; no bao script for those).
+#
 # Environment:
 #   BENCH_SKIP_BAO_SCRIPT=1    skip the bao CLI script (step 5); speedup is then "n/a"
 #   BENCH_PLAN_PARALLELISM     extra --parallelism values to time the converged plan with
@@ -144,11 +147,20 @@ log "work directory: $WORK"
 ROWS=()
 PAR_ROWS=()
 NOTES=()
-for N in "${SIZES[@]}"; do
-  D="$WORK/n$N"
+for SIZE in "${SIZES[@]}"; do
+  D="$WORK/n$SIZE"
   mkdir -p "$D"
-  log "== $N objects: generating topology"
-  counts="$(python3 "$HERE/gen_topology.py" "$N" "$D")"
+  log "== $SIZE: generating topology"
+  if [[ "$SIZE" == *x* ]]; then
+    K="${SIZE%x*}"; PER="${SIZE#*x}"
+    counts="$(python3 "$HERE/gen_topology.py" "$PER" "$D" --namespaces "$K")"
+    N=$((K * PER + K))
+    SKIP_SCRIPT=1
+  else
+    counts="$(python3 "$HERE/gen_topology.py" "$SIZE" "$D")"
+    N="$SIZE"
+    SKIP_SCRIPT="${BENCH_SKIP_BAO_SCRIPT:-0}"
+  fi
   log "mix: $counts"
   TOPO="$D/topology.yaml"
 
@@ -175,6 +187,8 @@ for N in "${SIZES[@]}"; do
     apply_cell="$apply_s"
   fi
   log "apply: ${apply_s}s, exit $rc, plan reported $reported to create, $apply_reqs requests"
+  largest="$(python3 "$HERE/ledger_size.py" aegisctl --summary 2>/dev/null || echo '?')"
+  log "ledger: $largest"
 
   # ---- 3. converged plan -------------------------------------------------------------------
   plan_times=(); plan_reqs=(); plan_rcs=()
@@ -238,7 +252,7 @@ for N in "${SIZES[@]}"; do
   stop_server
 
   # ---- 5. the bao CLI script ---------------------------------------------------------------
-  if [ "${BENCH_SKIP_BAO_SCRIPT:-0}" = 1 ]; then
+  if [ "$SKIP_SCRIPT" = 1 ]; then
     bao_cell="skipped"; speed_cell="n/a"
   else
     start_server "$D/bao-server"
@@ -264,7 +278,7 @@ for N in "${SIZES[@]}"; do
     stop_server
   fi
 
-  ROWS+=("| $N | $apply_cell | $plan_cell | $rpo | $noop_cell | $bao_cell | $speed_cell |")
+  ROWS+=("| $SIZE ($N) | $apply_cell | $plan_cell | $rpo | $noop_cell | $largest | $bao_cell | $speed_cell |")
   log "row: ${ROWS[-1]}"
 done
 
@@ -272,8 +286,8 @@ echo
 echo "Machine: $NPROC CPUs ($CPU), $MEM RAM; $("$BAO" version | head -1); $("$AEGISCTL" --version)"
 [ -z "${BENCH_MAX_JSON_STRINGS:-}" ] || echo "Servers: listener with max_request_json_strings = $BENCH_MAX_JSON_STRINGS (OpenBao's default is 1000)"
 echo
-echo "| objects | apply from empty (s) | converged plan (s) | requests/object (plan) | no-op apply writes | bao-script apply (s) | speedup |"
-echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| size (objects) | apply from empty (s) | converged plan (s) | requests/object (plan) | no-op apply writes | largest ledger document | bao-script apply (s) | speedup |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "Converged plan by --parallelism (median of $PLAN_RUNS runs):"

@@ -47,6 +47,8 @@ pub(crate) struct Resolver<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     /// One store per run: each SOPS file is decrypted once however many references use it.
     sops: crate::sops::SopsStore,
+    /// Byte offsets of the line starts, computed once (a 50,000-object file has 400,000 lines).
+    line_starts: std::cell::OnceCell<Vec<usize>>,
     pub problems: Vec<Problem>,
 }
 
@@ -61,6 +63,7 @@ impl<'a> Resolver<'a> {
             dir,
             env,
             sops: crate::sops::SopsStore::new(),
+            line_starts: std::cell::OnceCell::new(),
             problems: Vec::new(),
         }
     }
@@ -336,11 +339,17 @@ impl<'a> Resolver<'a> {
     /// Where `key:` is written, searching back from `from` (its value, or anything after it):
     /// serde gives positions of values, and some problems are about the key itself.
     pub(super) fn key_loc(&self, from: Loc, key: &str) -> Loc {
+        /// A key sits on its value's line or a few above it (a block scalar, a wrapped flow
+        /// mapping); farther up it is some other key of the same name.
+        const LOOK_BACK: usize = 64;
         let text = self.src.text.as_str();
-        let mut starts = vec![0usize];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let starts = self.line_starts.get_or_init(|| {
+            let mut starts = vec![0usize];
+            starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+            starts
+        });
         let last = (from.line as usize).clamp(1, starts.len());
-        for l in (0..last).rev() {
+        for l in (last.saturating_sub(LOOK_BACK)..last).rev() {
             let begin = starts[l];
             let end = starts.get(l + 1).copied().unwrap_or(text.len());
             let line = &text[begin..end];
