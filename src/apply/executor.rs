@@ -336,11 +336,12 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
         .enumerate()
         .map(|(i, c)| (&c.address, i))
         .collect();
-    // What this plan deletes itself: not "new" contents when a container's turn comes.
+    // What this plan deletes itself, or creates again after a container's replace: not "new"
+    // contents when a container's turn comes.
     let deleting: BTreeSet<Address> = plan
         .changes
         .iter()
-        .filter(|c| c.action == Action::Delete)
+        .filter(|c| c.action == Action::Delete || c.reason.is_some())
         .map(|c| c.address.clone())
         .collect();
     let deleting = &deleting;

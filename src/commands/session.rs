@@ -291,10 +291,12 @@ impl Session {
     ) -> Result<(), CliError> {
         let by_addr: BTreeMap<&Address, &crate::model::DesiredResource> =
             desired.resources.iter().map(|r| (&r.address, r)).collect();
+        // What the plan itself deletes, or creates again after a container's replace, is not
+        // lost with the container.
         let deleting: BTreeSet<Address> = plan
             .changes
             .iter()
-            .filter(|c| c.action == Action::Delete)
+            .filter(|c| c.action == Action::Delete || c.reason.is_some())
             .map(|c| c.address.clone())
             .collect();
         for change in plan.changes.iter_mut() {
