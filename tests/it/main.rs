@@ -13,5 +13,6 @@ mod import_roundtrip;
 mod malformed;
 mod postgres;
 mod references;
+mod safety_prune;
 mod schema;
 mod walking_skeleton;
