@@ -344,3 +344,81 @@ fn pruning_a_transit_key_needs_allow_destroy() {
     assert!(exists(&bao, &["read", "transit/keys/keep"]));
     assert_no_changes(&bao, &file, &["--prune"]);
 }
+
+/// A container's replace takes its contents with it: its declared children are created again in
+/// the same apply (kv-v2 → kv is a replace, v2 → v1 cannot be done in place).
+#[test]
+fn replacing_a_mount_recreates_its_declared_secrets() {
+    let bao = Bao::start();
+    bao.bao_ok(&["secrets", "disable", "secret"]);
+    let v2 = "version: 1\nopenbao:\n  secrets:\n    app:\n      type: kv-v2\n      kv:\n        db/creds: { user: alice, port: 5432 }\n        api/key: { value: k-1 }\n";
+    let file = topology(&bao, "replace", v2);
+    ctl_ok(&bao, &["apply", "--auto-approve", s(&file)]);
+    assert_no_changes(&bao, &file, &[]);
+    const MOUNT: &str = r#"openbao[root].mount["app"]"#;
+    const SECRETS: [&str; 2] = [
+        r#"openbao[root].kv_secret["app/api/key"]"#,
+        r#"openbao[root].kv_secret["app/db/creds"]"#,
+    ];
+
+    let file = topology(&bao, "replace", &v2.replace("type: kv-v2", "type: kv"));
+    let plan = ctl(&bao, &["plan", s(&file)]);
+    let blk = block(&plan.stdout, MOUNT).unwrap_or_else(|| panic!("{plan}"));
+    assert!(
+        blk.contains("-/+ mount \"app\"") && blk.contains("warning:"),
+        "{blk}"
+    );
+    let mark = bao.audit_mark();
+    let refused = ctl(&bao, &["apply", "--auto-approve", s(&file)]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(!refused.all().contains("Apply complete!"), "{refused}");
+    let writes = writes_since(&bao, mark);
+    assert!(writes.is_empty(), "a refused replace wrote {writes:#?}");
+
+    let plan = ctl(&bao, &["plan", "--allow-destroy", s(&file)]);
+    let blk = block(&plan.stdout, MOUNT).unwrap_or_else(|| panic!("{plan}"));
+    assert!(
+        blk.contains("must be replaced") && blk.contains("-/+ mount \"app\""),
+        "{blk}"
+    );
+    assert!(
+        !SECRETS.iter().any(|s| blk.contains(s)),
+        "the declared secrets are recreated, not unmanaged objects destroyed:\n{blk}"
+    );
+    for secret in SECRETS {
+        let b = block(&plan.stdout, secret).unwrap_or_else(|| panic!("{plan}"));
+        assert!(b.contains("will be created"), "{b}");
+        assert!(
+            b.contains(&format!("{MOUNT} is replaced, which deletes what it holds")),
+            "{b}"
+        );
+    }
+    let applied = ctl(
+        &bao,
+        &["apply", "--allow-destroy", "--auto-approve", s(&file)],
+    );
+    assert_eq!(applied.code, Some(0), "{applied}");
+    assert!(applied.stdout.contains("Apply complete!"), "{applied}");
+    let mounts = bao.read_json("sys/mounts");
+    assert_eq!(mounts["data"]["app/"]["type"], "kv", "{mounts}");
+    assert_ne!(
+        mounts["data"]["app/"]["options"]["version"], "2",
+        "{mounts}"
+    );
+    // Read as kv v1: the data itself, no `data/` layer, JSON types kept.
+    let creds = bao.read_json("app/db/creds");
+    assert_eq!(creds["data"]["user"], "alice", "{creds}");
+    assert_eq!(creds["data"]["port"], 5432, "{creds}");
+    assert_eq!(bao.read_json("app/api/key")["data"]["value"], "k-1");
+    assert_no_changes(&bao, &file, &[]);
+
+    bao.bao_ok(&["write", "app/db/creds", "user=mallory", "port=5432"]);
+    let drift = ctl(&bao, &["drift", s(&file)]);
+    assert_eq!(drift.code, Some(2), "{drift}");
+    assert!(
+        drift
+            .stdout
+            .contains(&format!("# {} changed outside aegisctl", SECRETS[1])),
+        "{drift}"
+    );
+}
