@@ -13,6 +13,7 @@ mod import_roundtrip;
 mod malformed;
 mod postgres;
 mod references;
+mod safety_names;
 mod safety_prune;
 mod schema;
 mod walking_skeleton;
