@@ -2,6 +2,7 @@
 //! One binary, one module per concern.
 
 mod apply_drift;
+mod background;
 mod bootstrap;
 mod canary;
 mod cli_polish;
@@ -13,6 +14,7 @@ mod import_roundtrip;
 mod malformed;
 mod postgres;
 mod references;
+mod safety_ledger;
 mod safety_names;
 mod safety_prune;
 mod schema;
