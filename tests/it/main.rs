@@ -11,6 +11,7 @@ mod engines_auth_audit;
 mod harness;
 mod http_edge;
 mod import_roundtrip;
+mod interrupts;
 mod malformed;
 mod postgres;
 mod references;
