@@ -166,6 +166,11 @@ fn a_role_name_the_server_routes_elsewhere_fails_the_apply() {
             .any(|l| l.contains(r#"approle_role["approle/bad#role"]: failed"#)),
         "the failure is shown for that role:\n{run}"
     );
+    assert!(
+        !run.all()
+            .contains(r#"approle_role["approle/bad#role"]: created"#),
+        "never reported as created:\n{run}"
+    );
     assert_eq!(
         list(&bao, &["list", "-format=json", "auth/approle/role"]),
         ["good"],
