@@ -20,7 +20,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::backends::{BaoError, Live, Registry};
 use crate::model::{Address, Desired, DesiredResource};
-use crate::plan::contents::lost_with;
+use crate::plan::contents::{handled_by, lost_with};
 use crate::plan::{Action, Change, Observed, Plan};
 
 /// How one change ended.
@@ -336,14 +336,9 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
         .enumerate()
         .map(|(i, c)| (&c.address, i))
         .collect();
-    // What this plan deletes itself, or creates again after a container's replace: not "new"
-    // contents when a container's turn comes.
-    let deleting: BTreeSet<Address> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Delete || c.reason.is_some())
-        .map(|c| c.address.clone())
-        .collect();
+    // What this plan deletes or recreates itself: not "new" contents when a container's turn
+    // comes.
+    let deleting: BTreeSet<Address> = handled_by(plan);
     let deleting = &deleting;
     let mut state = vec![State::Pending; n];
     let mut deletes = DeleteLevels::new(plan, registry);

@@ -12,7 +12,7 @@ use crate::backends::openbao::fields::FieldCheck;
 use crate::backends::openbao::{BaoClient, OpenBao, Table};
 use crate::backends::{Live, Registry};
 use crate::model::{Address, AttrValue, Desired, OpenBaoConn, ResourceId};
-use crate::plan::contents::lost_with;
+use crate::plan::contents::{handled_by, lost_with};
 use crate::plan::diff;
 use crate::plan::observe::observe;
 use crate::plan::{Action, Observed, Plan, PlanOptions};
@@ -291,14 +291,7 @@ impl Session {
     ) -> Result<(), CliError> {
         let by_addr: BTreeMap<&Address, &crate::model::DesiredResource> =
             desired.resources.iter().map(|r| (&r.address, r)).collect();
-        // What the plan itself deletes, or creates again after a container's replace, is not
-        // lost with the container.
-        let deleting: BTreeSet<Address> = plan
-            .changes
-            .iter()
-            .filter(|c| c.action == Action::Delete || c.reason.is_some())
-            .map(|c| c.address.clone())
-            .collect();
+        let deleting: BTreeSet<Address> = handled_by(plan);
         for change in plan.changes.iter_mut() {
             let Some(kind) = self.registry.get(&change.id.kind) else {
                 continue;

@@ -13,9 +13,22 @@ use std::collections::BTreeSet;
 
 use crate::backends::{BaoError, Holds, Registry};
 use crate::model::{Address, ResourceId};
+use crate::plan::{Action, Plan};
 
-/// Everything inside the container `id` (as read: `live`) that is not in `deleting`, recursing
-/// into containers among them. Empty for an object that holds nothing.
+/// What a plan takes care of itself inside the containers it deletes or replaces: what it
+/// deletes, and what it creates — an object that exists and is planned as a create is a
+/// declared child of a replaced container, created again after it. Neither is lost with the
+/// container (nor unmanaged).
+pub fn handled_by(plan: &Plan) -> BTreeSet<Address> {
+    plan.changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Create))
+        .map(|c| c.address.clone())
+        .collect()
+}
+
+/// Everything inside the container `id` (as read: `live`) that is not in `deleting` (see
+/// [`handled_by`]), recursing into containers among them. Empty for an object that holds nothing.
 pub async fn lost_with(
     registry: &Registry,
     id: &ResourceId,

@@ -498,7 +498,7 @@ fn duplicates(r: &mut Resolver, desired: &Desired) {
             Some(earlier) => {
                 let at = earlier
                     .loc
-                    .map(|l| format!(" (first declared at line {})", l.line))
+                    .map(|l| format!(" (first declared on line {})", l.line))
                     .unwrap_or_default();
                 r.problem(
                     res.loc.unwrap_or_default(),

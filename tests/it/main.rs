@@ -2,6 +2,7 @@
 //! One binary, one module per concern.
 
 mod apply_drift;
+mod background;
 mod bootstrap;
 mod canary;
 mod cli_polish;
@@ -10,8 +11,12 @@ mod engines_auth_audit;
 mod harness;
 mod http_edge;
 mod import_roundtrip;
+mod interrupts;
 mod malformed;
 mod postgres;
 mod references;
+mod safety_ledger;
+mod safety_names;
+mod safety_prune;
 mod schema;
 mod walking_skeleton;

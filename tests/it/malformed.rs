@@ -89,6 +89,70 @@ const CORPUS: &[(&str, u64, u64, &str)] = &[
         "did not find expected key",
     ),
     ("yaml-tab-indentation.yaml", 9, 4, "tabs disallowed"),
+    // Names are data: segments a URL parser would rewrite, or a server cannot hold, are refused
+    // (a KV entry is pointed at on its line, at its body).
+    (
+        "name-dotdot-segment.yaml",
+        10,
+        24,
+        "has a `.` or `..` segment",
+    ),
+    (
+        "name-empty-segment.yaml",
+        9,
+        20,
+        "has an empty path segment",
+    ),
+    (
+        "name-dot-policy.yaml",
+        7,
+        5,
+        "the policy `.` has a `.` or `..` segment",
+    ),
+    (
+        "name-control-character.yaml",
+        9,
+        24,
+        "has a control character",
+    ),
+    // `approle` and `approle/` are one mount: the second declaration is the mistake.
+    (
+        "name-declared-twice.yaml",
+        8,
+        15,
+        "openbao[root].auth[\"approle\"] is declared twice",
+    ),
+    // The ledger cannot live in a mount OpenBao reserves.
+    (
+        "ledger-reserved-sys.yaml",
+        5,
+        11,
+        "cannot be `sys`: OpenBao reserves",
+    ),
+    (
+        "ledger-reserved-auth.yaml",
+        5,
+        11,
+        "cannot be `auth/x`: OpenBao reserves `auth`",
+    ),
+    (
+        "ledger-reserved-identity.yaml",
+        5,
+        11,
+        "cannot be `identity`: OpenBao reserves",
+    ),
+    (
+        "ledger-reserved-cubbyhole.yaml",
+        5,
+        11,
+        "cannot be `cubbyhole`: OpenBao reserves",
+    ),
+    (
+        "ledger-reserved-token.yaml",
+        5,
+        11,
+        "cannot be `token`: OpenBao reserves",
+    ),
 ];
 
 fn rel(file: &str) -> String {

@@ -8,8 +8,10 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::{BaoError, Body, OpenBao};
@@ -29,6 +31,38 @@ impl Namespace {
 
 fn path(name: &str) -> ApiPath {
     ApiPath::route("sys/namespaces").name(name)
+}
+
+impl Namespace {
+    /// Deletes every namespace inside `ns`, recursively, deepest first.
+    fn delete_children(&self, ns: String) -> BoxFuture<'_, Result<(), BaoError>> {
+        Box::pin(async move {
+            let children = self
+                .bao
+                .client
+                .list(&ns, &ApiPath::route("sys/namespaces"))
+                .await?;
+            for child in children {
+                let name = child.trim_end_matches('/');
+                self.delete_children(format!("{ns}/{name}")).await?;
+                self.bao.client.delete(&ns, &path(name)).await?;
+                // The deletion is scheduled, not done: the parent is refused until it is.
+                let mut wait = Duration::from_millis(20);
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while self.bao.client.read(&ns, &path(name)).await?.is_some() {
+                    if Instant::now() > deadline {
+                        return Err(BaoError::Refused(format!(
+                            "the namespace {ns}/{name} is still being deleted after 30 s"
+                        )));
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_millis(500));
+                }
+            }
+            self.bao.forget_tables(&ns);
+            Ok(())
+        })
+    }
 }
 
 #[async_trait]
@@ -97,6 +131,10 @@ impl Kind for Namespace {
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+        // OpenBao deletes a namespace's mounts and policies with it, but refuses while it still
+        // has child namespaces: those go first, deepest first. The prune guard has checked that
+        // each of them may go (managed and deleted by this plan, or listed by --allow-destroy).
+        self.delete_children(id.namespace_path()).await?;
         let result = self.bao.client.delete(&id.namespace, &path(&id.name)).await;
         self.bao.forget_tables(&id.namespace_path());
         result
