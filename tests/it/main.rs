@@ -13,5 +13,7 @@ mod import_roundtrip;
 mod malformed;
 mod postgres;
 mod references;
+mod safety_fields;
+mod safety_util;
 mod schema;
 mod walking_skeleton;
