@@ -14,6 +14,8 @@ mod malformed;
 mod postgres;
 mod references;
 mod safety_fields;
+mod safety_kv;
+mod safety_normalise;
 mod safety_util;
 mod schema;
 mod walking_skeleton;
