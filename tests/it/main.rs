@@ -16,6 +16,7 @@ mod references;
 mod safety_fields;
 mod safety_kv;
 mod safety_normalise;
+mod safety_plans;
 mod safety_util;
 mod schema;
 mod walking_skeleton;
