@@ -17,6 +17,7 @@ mod safety_fields;
 mod safety_kv;
 mod safety_normalise;
 mod safety_plans;
+mod safety_secrets;
 mod safety_util;
 mod schema;
 mod walking_skeleton;
