@@ -14,6 +14,7 @@ mod malformed;
 mod postgres;
 mod references;
 mod safety_fields;
+mod safety_import;
 mod safety_kv;
 mod safety_normalise;
 mod safety_plans;
