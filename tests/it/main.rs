@@ -4,6 +4,7 @@
 mod apply_drift;
 mod bootstrap;
 mod canary;
+mod cli_edges;
 mod cli_polish;
 mod database_namespaces;
 mod engines_auth_audit;
