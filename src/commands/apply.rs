@@ -82,6 +82,11 @@ pub(super) async fn run(
     let session = Session::connect(&desired)?;
     session.resolve_vault(&mut desired).await?;
     let client = session.client().clone();
+    // A field OpenBao does not know is refused before the first write (the ledger mount, the
+    // lock): the server is left as it was.
+    session
+        .check_fields_first(&mut desired, parallelism)
+        .await?;
 
     // The lock lives in the ledger mount: the mount first, then the lock, then the ledger.
     let exists = session.ledger_mount_exists(&desired).await?;

@@ -32,7 +32,7 @@ pub(super) async fn run(
     let what = if ns.is_empty() {
         "the root namespace and below".to_owned()
     } else {
-        format!("namespace {ns} and below only (declared under `namespaces:` in the file)")
+        format!("namespace {ns} and below")
     };
     let mut text = format!(
         "Imported {} objects of {what} into {} ({} policy files).\n",
@@ -40,6 +40,13 @@ pub(super) async fn run(
         report.topology.display(),
         report.policy_files.len()
     );
+    if !ns.is_empty() {
+        // As the file's header says: its paths are relative to the namespace (a plan without
+        // BAO_NAMESPACE would create everything in the root namespace).
+        text.push_str(&format!(
+            "The file is for namespace {ns} only: its paths are relative to it, so plan and apply it with BAO_NAMESPACE={ns}.\n"
+        ));
+    }
     if !report.placeholders.is_empty() {
         text.push_str(
             "\nSecret values were not imported. Set these environment variables before planning\n(names are stable across imports: each is derived from the value's path):\n",

@@ -22,6 +22,9 @@ use crate::state::ledger::Ledger;
 pub(crate) struct Session {
     pub bao: Arc<OpenBao>,
     pub registry: Registry,
+    /// The field check's warnings once it has passed: it runs once per run (apply runs it before
+    /// its first write, and the plan it makes then does not repeat it).
+    fields_checked: std::sync::Mutex<Option<Vec<String>>>,
 }
 
 impl Session {
@@ -66,7 +69,11 @@ impl Session {
         }
         let bao = Arc::new(OpenBao::new(client));
         let registry = Registry::openbao(Arc::clone(&bao));
-        Ok(Session { bao, registry })
+        Ok(Session {
+            bao,
+            registry,
+            fields_checked: std::sync::Mutex::new(None),
+        })
     }
 
     pub fn client(&self) -> &BaoClient {
@@ -193,6 +200,9 @@ impl Session {
         desired: &mut Desired,
         observed: &Observed,
     ) -> Result<Vec<String>, CliError> {
+        if let Some(warnings) = self.checked_fields() {
+            return Ok(warnings);
+        }
         let report = FieldCheck::new(&self.bao)
             .check(&self.registry, desired, observed)
             .await;
@@ -224,11 +234,35 @@ impl Session {
                 .collect();
             return Err(located(desired, items));
         }
-        Ok(report
+        let warnings: Vec<String> = report
             .unchecked
             .into_iter()
             .map(|e| format!("the fields of {e} were not checked: OpenBao publishes no schema for it here and none is bundled"))
-            .collect())
+            .collect();
+        if let Ok(mut checked) = self.fields_checked.lock() {
+            *checked = Some(warnings.clone());
+        }
+        Ok(warnings)
+    }
+
+    fn checked_fields(&self) -> Option<Vec<String>> {
+        self.fields_checked.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// The field check on its own, before anything is written: it needs only the declared
+    /// namespaces and mounts (which live mounts to ask for their parameters), not every object.
+    pub async fn check_fields_first(
+        &self,
+        desired: &mut Desired,
+        parallelism: usize,
+    ) -> Result<Vec<String>, CliError> {
+        let containers = desired
+            .resources
+            .iter()
+            .filter(|r| matches!(r.id.kind.as_str(), "namespace" | "mount" | "auth"))
+            .map(|r| &r.id);
+        let observed = observe(&self.registry, containers, parallelism).await?;
+        self.check_fields(desired, &observed).await
     }
 
     /// A declared object that another topology's ledger entry holds is an error naming it.

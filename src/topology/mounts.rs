@@ -18,6 +18,7 @@ const POLICY_LIST_FIELDS: &[&str] = &["token_policies", "policies"];
 
 /// The mount resource itself, with where its fields are written.
 fn mount_resource(
+    r: &Resolver,
     id: ResourceId,
     attrs: BTreeMap<String, AttrValue>,
     loc: Loc,
@@ -28,13 +29,14 @@ fn mount_resource(
     let mut res = DesiredResource::new(id, attrs);
     res.loc = Some(loc);
     if let Some(d) = description {
-        res.attr_locs.insert("description".into(), d.loc);
+        res.attr_locs
+            .insert("description".into(), r.key_loc(d.loc, "description"));
     }
     if let Some(t) = tune {
-        locs_of(&mut res, &t.value, "tune.");
+        locs_of(r, &mut res, &t.value, "tune.");
     }
     if let Some(o) = options {
-        locs_of(&mut res, o, "options.");
+        locs_of(r, &mut res, o, "options.");
     }
     res
 }
@@ -93,6 +95,7 @@ pub(super) fn auth_mount(
     }
     let attrs = mount_common(r, &kind, &m.description, &m.tune);
     let mount_res = mount_resource(
+        r,
         ResourceId::new(ns, "auth", None, path),
         attrs,
         loc,
@@ -243,7 +246,7 @@ fn children(
                 attrs,
             );
             res.loc = Some(Loc::of(body));
-            locs_of(&mut res, &body.value, "");
+            locs_of(r, &mut res, &body.value, "");
             res.depends_on.push(mount.addr.clone());
             if block.kind == "kv_secret" {
                 // Its metadata (cas_required, max_versions) governs the first write.
@@ -373,6 +376,7 @@ pub(super) fn secrets_mount(
         attrs.extend(r.body(options, "options.", false));
     }
     let mount_res = mount_resource(
+        r,
         ResourceId::new(ns, "mount", None, path),
         attrs,
         loc,

@@ -16,10 +16,13 @@ use crate::sensitive::Sensitive;
 /// go to another backend, or nowhere, and the ledger would not be real).
 const RESERVED_LEDGER: &[&str] = &["sys", "identity", "cubbyhole", "token", "auth"];
 
-/// Attribute positions of a body (each value's), under the attribute names it becomes.
-pub(super) fn locs_of(res: &mut DesiredResource, body: &Body, prefix: &str) {
+/// Attribute positions of a body (each key's, as [`DesiredResource::attr_locs`] promises: a
+/// problem with a field, such as a name the server does not know, is about its key), under the
+/// attribute names it becomes.
+pub(super) fn locs_of(r: &Resolver, res: &mut DesiredResource, body: &Body, prefix: &str) {
     for (k, node) in body {
-        res.attr_locs.insert(format!("{prefix}{k}"), node.loc);
+        res.attr_locs
+            .insert(format!("{prefix}{k}"), r.key_loc(node.loc, k));
     }
 }
 
@@ -117,7 +120,7 @@ fn audit(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
             DesiredResource::new(ResourceId::new(ROOT_NS, "audit_device", None, path), attrs);
         res.loc = Some(Loc::of(dev));
         if let Some(o) = &dev.value.options {
-            locs_of(&mut res, &o.value, "options.");
+            locs_of(r, &mut res, &o.value, "options.");
         }
         desired.resources.push(res);
     }
@@ -176,7 +179,7 @@ fn plugins(r: &mut Resolver, node: &Option<Node>, desired: &mut Desired) {
             attrs,
         );
         res.loc = Some(item.loc);
-        locs_of(&mut res, &body, "");
+        locs_of(r, &mut res, &body, "");
         desired.resources.push(res);
     }
 }
