@@ -21,10 +21,11 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use thiserror::Error;
 
 use super::doc::{self, DocError};
+use super::shards::{SHARDS, Stored, chunk, write_namespace};
 use crate::backends::openbao::{BaoClient, BaoError, Body};
 use crate::model::{Address, AttrValue, ResourceId};
 use crate::sensitive::Sensitive;
@@ -32,12 +33,8 @@ use crate::sensitive::Sensitive;
 /// The single-document ledger of format 2.
 pub const LEGACY_STATE: &str = "state";
 pub const KEY_PATH: &str = "key";
-pub const SHARDS: &str = "shards";
 /// The ledger mount's description starts with this, so `import` can recognise any ledger.
 pub const LEDGER_DESCRIPTION_PREFIX: &str = "aegisctl ledger:";
-/// A shard is split once its text would pass this size (half of the 512 KB each document is
-/// kept under, leaving room for one more entry of any realistic size).
-pub const SHARD_TARGET: usize = 256 * 1024;
 
 #[derive(Debug, Error)]
 pub enum LedgerError {
@@ -80,14 +77,6 @@ pub struct Entry {
     pub fp: BTreeMap<String, String>,
 }
 
-/// One stored shard document.
-#[derive(Clone, Debug)]
-struct Stored {
-    key: String,
-    version: u64,
-    text: String,
-}
-
 /// The ledger as read at the start of a run.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
@@ -111,38 +100,6 @@ fn bao(mount: &str) -> impl FnOnce(BaoError) -> LedgerError + '_ {
         mount: mount.to_owned(),
         source: Box::new(source),
     }
-}
-
-/// The document key of part `n` of a namespace's entries.
-fn shard_key(namespace: &str, n: usize) -> String {
-    let h = hex::encode(Sha256::digest(namespace.as_bytes()));
-    format!("{SHARDS}/{}-{n}", &h[..16])
-}
-
-/// A namespace's entries as shard texts: JSON objects of at most about [`SHARD_TARGET`] bytes.
-fn chunk(entries: &[(&Address, &Entry)]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::from("{");
-    for (addr, entry) in entries {
-        let item = format!(
-            "{}:{}",
-            serde_json::to_string(&addr.0).unwrap_or_default(),
-            serde_json::to_string(entry).unwrap_or_default()
-        );
-        if cur.len() > 1 && cur.len() + item.len() + 2 > SHARD_TARGET {
-            cur.push('}');
-            out.push(std::mem::replace(&mut cur, String::from("{")));
-        }
-        if cur.len() > 1 {
-            cur.push(',');
-        }
-        cur.push_str(&item);
-    }
-    if cur.len() > 1 {
-        cur.push('}');
-        out.push(cur);
-    }
-    out
 }
 
 impl Ledger {
@@ -410,13 +367,14 @@ impl Ledger {
         for ns in dirty {
             let texts = chunk(&self.of_namespace(&ns));
             let old = self.shards.remove(&ns).unwrap_or_default();
-            let (stored, result) = match self.save_namespace(client, &ns, &texts, old).await {
-                Ok((stored, n)) => {
-                    written += n;
-                    (stored, Ok(()))
-                }
-                Err((stored, e)) => (stored, Err(e)),
-            };
+            let (stored, result) =
+                match write_namespace(client, &self.mount, &ns, &texts, old).await {
+                    Ok((stored, n)) => {
+                        written += n;
+                        (stored, Ok(()))
+                    }
+                    Err((stored, e)) => (stored, Err(self.write_error(e))),
+                };
             if !stored.is_empty() {
                 self.shards.insert(ns.clone(), stored);
             }
@@ -432,106 +390,5 @@ impl Ledger {
             written += 1;
         }
         Ok(written)
-    }
-
-    /// Writes one namespace's shard texts over what is stored; returns the new stored list.
-    async fn save_namespace(
-        &self,
-        client: &BaoClient,
-        ns: &str,
-        texts: &[String],
-        old: Vec<Stored>,
-    ) -> Result<(Vec<Stored>, usize), (Vec<Stored>, LedgerError)> {
-        let mut stored = Vec::new();
-        let mut written = 0;
-        let mut old = old.into_iter();
-        for (n, text) in texts.iter().enumerate() {
-            let prev = old.next();
-            if let Some(p) = &prev
-                && p.text == *text
-            {
-                stored.push(p.clone());
-                continue;
-            }
-            let key = shard_key(ns, n);
-            let cas = prev.as_ref().map_or(0, |p| p.version);
-            let data = json!({ "format": 3, "namespace": ns, "part": n, "resources": text });
-            match doc::write(client, &self.mount, &key, data, cas).await {
-                Ok(version) => {
-                    written += 1;
-                    stored.push(Stored {
-                        key,
-                        version,
-                        text: text.clone(),
-                    });
-                }
-                Err(e) => {
-                    if let Some(p) = prev {
-                        stored.push(p);
-                    }
-                    stored.extend(old);
-                    return Err((stored, self.write_error(e)));
-                }
-            }
-        }
-        for extra in old {
-            if let Err(e) = doc::delete(client, &self.mount, &extra.key).await {
-                return Err((stored, bao(&self.mount)(e)));
-            }
-            written += 1;
-        }
-        Ok((stored, written))
-    }
-
-    /// The size in bytes of the largest stored shard text (for the benchmark).
-    pub fn largest_document(&self) -> usize {
-        self.shards
-            .values()
-            .flatten()
-            .map(|s| s.text.len())
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(i: usize) -> (Address, Entry) {
-        let id = ResourceId::new("ns", "policy", None, &format!("p-{i:06}"));
-        (
-            id.address(),
-            Entry {
-                id,
-                owner: "t".into(),
-                pending: false,
-                fp: BTreeMap::from([("password".into(), "ab".repeat(32))]),
-            },
-        )
-    }
-
-    #[test]
-    fn chunks_stay_under_the_target_and_round_trip() {
-        let all: BTreeMap<Address, Entry> = (0..5000).map(entry).collect();
-        let refs: Vec<(&Address, &Entry)> = all.iter().collect();
-        let texts = chunk(&refs);
-        assert!(texts.len() > 1, "5,000 entries need several shards");
-        let mut back = BTreeMap::new();
-        for t in &texts {
-            assert!(t.len() <= SHARD_TARGET, "{}", t.len());
-            let part: BTreeMap<Address, Entry> = serde_json::from_str(t).unwrap();
-            back.extend(part);
-        }
-        assert_eq!(back, all);
-        assert!(chunk(&[]).is_empty());
-    }
-
-    #[test]
-    fn shard_keys_do_not_depend_on_namespace_syntax() {
-        let a = shard_key("tenant-a/team 1", 0);
-        assert!(a.starts_with("shards/") && !a[7..].contains('/') && !a.contains(' '));
-        assert_ne!(shard_key("a", 0), shard_key("b", 0));
-        assert_ne!(shard_key("a", 0), shard_key("a", 1));
     }
 }

@@ -5,3 +5,4 @@
 pub mod doc;
 pub mod ledger;
 pub mod lock;
+pub mod shards;

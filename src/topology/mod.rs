@@ -15,8 +15,10 @@ mod mounts;
 pub mod node;
 mod openbao;
 mod parse_message;
+mod policies;
 pub mod raw;
 pub mod redact;
+mod refs;
 pub mod resolve;
 
 use std::path::Path;

@@ -9,12 +9,10 @@ use serde_saphyr::Spanned;
 
 use super::node::{Loc, Node, Raw};
 use super::openbao::locs_of;
+use super::policies::check_policies;
 use super::raw::{Body, RawAuthMount, RawSecretsMount};
-use super::resolve::{BUILTIN_POLICIES, Resolver, check_name};
+use super::resolve::{Resolver, check_name};
 use crate::model::{Address, AttrValue, Desired, DesiredResource, ROOT_NS, ResourceId};
-
-/// Fields of an AppRole (and other auth) role that name policies.
-const POLICY_LIST_FIELDS: &[&str] = &["token_policies", "policies"];
 
 /// The mount resource itself, with where its fields are written.
 fn mount_resource(
@@ -265,51 +263,6 @@ fn children(
             }
             desired.resources.push(res);
         }
-    }
-}
-
-/// Roles that name policies must name declared (or built-in, or external) ones.
-fn check_policies(
-    r: &mut Resolver,
-    ns: &str,
-    name: &str,
-    body: &Body,
-    known: &BTreeSet<String>,
-    res: &mut DesiredResource,
-) {
-    for field in POLICY_LIST_FIELDS {
-        let Some(node) = body.get(*field) else {
-            continue;
-        };
-        for (policy, ploc) in policy_names(node) {
-            if !known.contains(&policy) {
-                r.problem(
-                    ploc,
-                    format!("role `{name}` names the policy `{policy}`, which the topology does not declare"),
-                    format!("declare it under openbao.policies, or as `{policy}: {{ external: true }}` if it is managed elsewhere"),
-                );
-            } else if !BUILTIN_POLICIES.contains(&policy.as_str()) {
-                res.depends_on
-                    .push(ResourceId::new(ns, "policy", None, &policy).address());
-            }
-        }
-    }
-}
-
-/// Policy names in a list or a comma-separated string, with where each was written.
-fn policy_names(node: &Node) -> Vec<(String, Loc)> {
-    match &node.raw {
-        Raw::Str(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| (p.to_owned(), node.loc))
-            .collect(),
-        Raw::List(items) => items
-            .iter()
-            .filter_map(|n| n.as_str().map(|s| (s.to_owned(), n.loc)))
-            .collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -1,8 +1,11 @@
-//! Raw → Desired: resolve references, wrap secrets, check what can be checked offline.
+//! Raw → Desired: resolve references, wrap secrets, check what can be checked offline (names,
+//! durations, duplicates, the topology's identity).
 //!
 //! Every problem is collected (not just the first) and carries its file position, so an operator
-//! fixes a broken file in one round trip. Nothing here talks to a server; `vault:` references,
-//! which need one, are refused for now with a clear message.
+//! fixes a broken file in one round trip. Nothing here talks to a server: `vault:` references are
+//! kept as such (read at plan time), and field names are checked against OpenBao's schema by
+//! plan and apply. The blocks live in `openbao.rs`, `mounts.rs` and `hosts.rs`, references in
+//! `refs.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,9 +47,9 @@ pub const MASKED_FIELDS: &[&str] = &[
 pub(crate) struct Resolver<'a> {
     pub(super) src: &'a Source,
     pub(super) dir: PathBuf,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    pub(super) env: &'a dyn Fn(&str) -> Option<String>,
     /// One store per run: each SOPS file is decrypted once however many references use it.
-    sops: crate::sops::SopsStore,
+    pub(super) sops: crate::sops::SopsStore,
     /// Byte offsets of the line starts, computed once (a 50,000-object file has 400,000 lines).
     line_starts: std::cell::OnceCell<Vec<usize>>,
     pub problems: Vec<Problem>,
@@ -76,116 +79,6 @@ impl<'a> Resolver<'a> {
     ) {
         let p = self.src.problem(loc, message, help.into());
         self.problems.push(p);
-    }
-
-    /// Resolves a string that may be a reference. Returns the text and whether it came from a
-    /// reference that makes it sensitive. `what` names the field for messages.
-    pub(super) fn string(
-        &mut self,
-        node: &Node,
-        what: &str,
-        file_is_secret: bool,
-    ) -> Option<(String, bool)> {
-        let Some(text) = node.as_str() else {
-            self.problem(
-                node.loc,
-                format!("`{what}` must be a string, found {}", node.shape()),
-                None,
-            );
-            return None;
-        };
-        if let Some(name) = text.strip_prefix("env:") {
-            return match (self.env)(name) {
-                Some(v) => Some((v, true)),
-                None => {
-                    self.problem(
-                        node.loc,
-                        format!(
-                            "`{what}` refers to the environment variable {name}, which is not set"
-                        ),
-                        format!(
-                            "export {name} before running aegisctl, or write the value in the file"
-                        ),
-                    );
-                    None
-                }
-            };
-        }
-        if let Some(rel) = text.strip_prefix("file:") {
-            let path = self.dir.join(rel);
-            return match std::fs::read_to_string(&path) {
-                Ok(mut s) => {
-                    while s.ends_with('\n') || s.ends_with('\r') {
-                        s.pop();
-                    }
-                    Some((s, file_is_secret))
-                }
-                Err(e) => {
-                    self.problem(
-                        node.loc,
-                        format!(
-                            "`{what}` refers to the file {}, which cannot be read: {e}",
-                            path.display()
-                        ),
-                        "paths in file: references are relative to the topology file".to_string(),
-                    );
-                    None
-                }
-            };
-        }
-        if let Some(spec) = text.strip_prefix("sops:") {
-            let Some((file, pointer)) = spec.split_once('#') else {
-                self.problem(
-                    node.loc,
-                    format!("`{what}` has a malformed sops: reference"),
-                    "write sops:PATH#/json/pointer, e.g. sops:../secrets/db.enc.yaml#/vault_password".to_string(),
-                );
-                return None;
-            };
-            let path = self.dir.join(file);
-            return match self.sops.value(&path, pointer) {
-                Ok(v) => Some((v.expose().clone(), true)),
-                Err(e) => {
-                    // SopsError messages name files, keys and recipients, never decrypted values.
-                    self.problem(
-                        node.loc,
-                        format!("`{what}`: {e}"),
-                        "check the SOPS file and the age identity (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or ~/.config/sops/age/keys.txt)".to_string(),
-                    );
-                    None
-                }
-            };
-        }
-        if text.starts_with("vault:") {
-            self.problem(
-                node.loc,
-                format!("`{what}` cannot be a vault: reference"),
-                "vault: references are read from OpenBao at plan time, so they serve resource fields only; use env: or file: here".to_string(),
-            );
-            return None;
-        }
-        Some((text.to_owned(), false))
-    }
-
-    /// A `vault:MOUNT/PATH#key` reference, checked for shape only (validate stays offline).
-    fn vault_ref(&mut self, node: &Node, field: &str, spec: &str) -> Option<AttrValue> {
-        match spec.rsplit_once('#') {
-            Some((path, key)) if path.trim_matches('/').contains('/') && !key.is_empty() => {
-                Some(AttrValue::Vault(crate::model::VaultRef {
-                    path: path.trim_matches('/').to_owned(),
-                    key: key.to_owned(),
-                    at: format!("{}:{}:{}", self.src.name, node.loc.line, node.loc.column),
-                }))
-            }
-            _ => {
-                self.problem(
-                    node.loc,
-                    format!("`{field}` has a malformed vault: reference"),
-                    "write vault:MOUNT/PATH#key, e.g. vault:aegis-system/tools/search-api-key#value".to_string(),
-                );
-                None
-            }
-        }
     }
 
     /// A pass-through attribute value: references resolved, durations checked.
@@ -237,44 +130,6 @@ impl<'a> Resolver<'a> {
             return Some(AttrValue::secret_json(v));
         }
         Some(AttrValue::Plain(v))
-    }
-
-    /// `json:REFERENCE`: the text the reference gives (`env:`, `file:`, `sops:`), parsed as
-    /// JSON, so a value from outside the file keeps a type (a number, a boolean, an object).
-    fn json_ref(&mut self, node: &Node, field: &str, inner: &str) -> Option<AttrValue> {
-        if !["env:", "file:", "sops:"]
-            .iter()
-            .any(|p| inner.starts_with(p))
-        {
-            self.problem(
-                node.loc,
-                format!("`{field}` has a malformed json: reference"),
-                "write json:env:NAME, json:file:PATH or json:sops:PATH#/pointer: the referenced text is parsed as JSON".to_string(),
-            );
-            return None;
-        }
-        let inner_node = Node {
-            raw: Raw::Str(inner.to_owned()),
-            loc: node.loc,
-        };
-        let (text, _) = self.string(&inner_node, field, true)?;
-        match serde_json::from_str::<Value>(&text) {
-            Ok(v) => Some(AttrValue::secret_json(v)),
-            Err(e) => {
-                // The position only: the text is a secret.
-                self.problem(
-                    node.loc,
-                    format!(
-                        "`{field}`: the value of {} is not JSON (line {}, column {} of it)",
-                        inner.split('#').next().unwrap_or(inner),
-                        e.line(),
-                        e.column()
-                    ),
-                    "a json: reference must give JSON text, e.g. 5432, true, \"text\" or {\"a\": 1}".to_string(),
-                );
-                None
-            }
-        }
     }
 
     /// A nested value converted to JSON; references are only allowed as whole field values.
