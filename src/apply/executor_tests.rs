@@ -1,4 +1,6 @@
-//! Tests of the executor: dependency order, skipped dependents, deletion levels, interrupts.
+//! Tests of the executor (compiled under #[cfg(test)] only, from executor.rs): dependency
+//! order, skipped dependents, deletion levels, interrupts.
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 

@@ -303,3 +303,30 @@ pub fn topology(bao: &Bao, name: &str, yaml: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("topology dir");
     write_topology(&dir, yaml)
 }
+
+/// aegisctl against `bao` with `args`, captured.
+pub fn ctl(bao: &Bao, args: &[&str]) -> Run {
+    Run::from(bao.aegisctl().args(args).output().expect("run aegisctl"))
+}
+
+/// As [`ctl`], asserting exit 0.
+pub fn ctl_ok(bao: &Bao, args: &[&str]) -> Run {
+    let run = ctl(bao, args);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "aegisctl {args:?} should succeed:\n{run}"
+    );
+    run
+}
+
+/// `plan --detailed-exitcode [extra] FILE` exits 0 with "No changes.".
+pub fn assert_no_changes(bao: &Bao, file: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["plan", "--detailed-exitcode"];
+    args.extend_from_slice(extra);
+    args.push(s(file));
+    let run = ctl(bao, &args);
+    assert_eq!(run.code, Some(0), "expected no changes:\n{run}");
+    assert!(run.stdout.contains("No changes."), "{run}");
+    run
+}

@@ -6,21 +6,7 @@
 use std::path::Path;
 
 use crate::background::{Background, generated, ledger_entries, lock_holder, names, roles};
-use crate::harness::{Bao, Run, s, topology};
-
-fn ctl(bao: &Bao, args: &[&str]) -> Run {
-    Run::from(bao.aegisctl().args(args).output().expect("run aegisctl"))
-}
-
-fn ctl_ok(bao: &Bao, args: &[&str]) -> Run {
-    let run = ctl(bao, args);
-    assert_eq!(
-        run.code,
-        Some(0),
-        "aegisctl {args:?} should succeed:\n{run}"
-    );
-    run
-}
+use crate::harness::{Bao, ctl, ctl_ok, s, topology};
 
 /// Plan says "No changes.", and an out-of-band edit of a role shows as drift.
 fn assert_converged(bao: &Bao, file: &Path, edit: &[&str], address: &str) {

@@ -11,30 +11,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::background::{Background, generated, ledger_entries, lock_holder, names, roles, shards};
-use crate::harness::{Bao, Run, s, topology};
-
-fn ctl(bao: &Bao, args: &[&str]) -> Run {
-    Run::from(bao.aegisctl().args(args).output().expect("run aegisctl"))
-}
-
-fn ctl_ok(bao: &Bao, args: &[&str]) -> Run {
-    let run = ctl(bao, args);
-    assert_eq!(
-        run.code,
-        Some(0),
-        "aegisctl {args:?} should succeed:\n{run}"
-    );
-    run
-}
-
-fn assert_no_changes(bao: &Bao, file: &Path, extra: &[&str]) {
-    let mut args = vec!["plan", "--detailed-exitcode"];
-    args.extend_from_slice(extra);
-    args.push(s(file));
-    let run = ctl(bao, &args);
-    assert_eq!(run.code, Some(0), "expected no changes:\n{run}");
-    assert!(run.stdout.contains("No changes."), "{run}");
-}
+use crate::harness::{Bao, Run, assert_no_changes, ctl, ctl_ok, s, topology};
 
 /// An out-of-band edit of a policy shows as drift of that policy.
 fn assert_edit_is_drift(bao: &Bao, file: &Path, ns: &str, policy: &str) {

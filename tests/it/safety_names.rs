@@ -9,31 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::harness::{Bao, CHANGED, Run, block, s, section, topology};
-
-fn ctl(bao: &Bao, args: &[&str]) -> Run {
-    Run::from(bao.aegisctl().args(args).output().expect("run aegisctl"))
-}
-
-fn ctl_ok(bao: &Bao, args: &[&str]) -> Run {
-    let run = ctl(bao, args);
-    assert_eq!(
-        run.code,
-        Some(0),
-        "aegisctl {args:?} should succeed:\n{run}"
-    );
-    run
-}
-
-fn assert_no_changes(bao: &Bao, file: &Path, extra: &[&str]) -> Run {
-    let mut args = vec!["plan", "--detailed-exitcode"];
-    args.extend_from_slice(extra);
-    args.push(s(file));
-    let run = ctl(bao, &args);
-    assert_eq!(run.code, Some(0), "expected no changes:\n{run}");
-    assert!(run.stdout.contains("No changes."), "{run}");
-    run
-}
+use crate::harness::{Bao, CHANGED, assert_no_changes, block, ctl, ctl_ok, s, section, topology};
 
 fn assert_no_drift(bao: &Bao, file: &Path) {
     let run = ctl(bao, &["drift", s(file)]);

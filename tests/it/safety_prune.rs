@@ -4,33 +4,7 @@
 //! until `--allow-destroy`, with which the plan lists every one of them by address (recursively)
 //! and the apply deletes them. A Transit key's own prune needs `--allow-destroy` too.
 
-use std::path::Path;
-
-use crate::harness::{Bao, Run, UNMANAGED, block, s, section, topology};
-
-fn ctl(bao: &Bao, args: &[&str]) -> Run {
-    Run::from(bao.aegisctl().args(args).output().expect("run aegisctl"))
-}
-
-fn ctl_ok(bao: &Bao, args: &[&str]) -> Run {
-    let run = ctl(bao, args);
-    assert_eq!(
-        run.code,
-        Some(0),
-        "aegisctl {args:?} should succeed:\n{run}"
-    );
-    run
-}
-
-/// `plan --detailed-exitcode [extra]` exits 0 with "No changes.".
-fn assert_no_changes(bao: &Bao, file: &Path, extra: &[&str]) {
-    let mut args = vec!["plan", "--detailed-exitcode"];
-    args.extend_from_slice(extra);
-    args.push(s(file));
-    let run = ctl(bao, &args);
-    assert_eq!(run.code, Some(0), "expected no changes:\n{run}");
-    assert!(run.stdout.contains("No changes."), "{run}");
-}
+use crate::harness::{Bao, UNMANAGED, assert_no_changes, block, ctl, ctl_ok, s, section, topology};
 
 /// Every write the server received after `mark`, except the apply lock's own document (taken and
 /// given back by every apply).
