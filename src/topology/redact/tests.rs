@@ -1,3 +1,5 @@
+//! Unit tests of the redactor (compiled under #[cfg(test)] only).
+
 use proptest::prelude::*;
 
 use super::redact;

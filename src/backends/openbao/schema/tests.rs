@@ -1,3 +1,5 @@
+//! Unit tests of the schema module (compiled under #[cfg(test)] only).
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
