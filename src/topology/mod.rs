@@ -41,22 +41,24 @@ pub fn load_with_env(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Desired, TopologyError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TopologyError::Read {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    // Snippets quote the file: they get a copy with literal secret values masked.
-    let src = Source {
-        name: path.display().to_string(),
-        text: Arc::new(redact::redact(&text)),
-    };
-    let raw = parse(&text, &src, env)?;
+    let (raw, src) = read(path, env)?;
     resolve::resolve(&raw, path, &src, env).map_err(TopologyError::Invalid)
 }
 
 /// Reads a topology file for its connection settings only (OpenBao address, token, CA, ledger,
 /// identity): what `unlock` and `bootstrap --list/--revoke` need, without resolving the rest.
 pub fn load_connection(path: &Path) -> Result<Desired, TopologyError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let (raw, src) = read(path, &env)?;
+    resolve::resolve_connection(&raw, path, &src, &env).map_err(TopologyError::Invalid)
+}
+
+/// Reads and parses a topology file; the source kept for diagnostics has its literal secret
+/// values masked, since snippets quote the file.
+fn read(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(RawTopology, Source), TopologyError> {
     let text = std::fs::read_to_string(path).map_err(|e| TopologyError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -65,9 +67,8 @@ pub fn load_connection(path: &Path) -> Result<Desired, TopologyError> {
         name: path.display().to_string(),
         text: Arc::new(redact::redact(&text)),
     };
-    let env = |name: &str| std::env::var(name).ok();
-    let raw = parse(&text, &src, &env)?;
-    resolve::resolve_connection(&raw, path, &src, &env).map_err(TopologyError::Invalid)
+    let raw = parse(&text, &src, env)?;
+    Ok((raw, src))
 }
 
 fn parse(
