@@ -110,6 +110,29 @@ pub(super) async fn run(
     .await;
     let released = lock.release(&client).await;
     signals.abort();
+    // The summary comes after the lock is given back, so that it can say when that failed
+    // ("Apply complete!" is never followed by an error).
+    let result = match result {
+        Ok(Finished::Applied {
+            report,
+            warnings,
+            ledger_error,
+        }) => {
+            print_report(
+                printer,
+                &report,
+                &warnings,
+                ledger_error.is_some(),
+                released.is_err(),
+            );
+            match ledger_error {
+                Some(e) => Err(e.into()),
+                None => Ok(exit_code(&report)),
+            }
+        }
+        Ok(Finished::Early(code)) => Ok(code),
+        Err(e) => Err(e),
+    };
     match (result, released) {
         (Ok(code), Ok(())) => Ok(code),
         (Ok(_), Err(e)) => Err(e.into()),
@@ -118,6 +141,28 @@ pub(super) async fn run(
             printer.warn(&format!("{r}; clear it with `aegisctl unlock`"));
             Err(e)
         }
+    }
+}
+
+/// How an apply under the lock ended.
+enum Finished {
+    /// Before any change was sent (nothing to do, interrupted, declined), with its exit status.
+    Early(u8),
+    /// Changes were executed: the summary is printed once the lock is released.
+    Applied {
+        report: ApplyReport,
+        warnings: Vec<String>,
+        ledger_error: Option<crate::state::ledger::LedgerError>,
+    },
+}
+
+fn exit_code(report: &ApplyReport) -> u8 {
+    if report.cancelled() > 0 {
+        EXIT_INTERRUPTED
+    } else if report.failed() + report.skipped() > 0 || !report.inconsistent.is_empty() {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
     }
 }
 
@@ -165,7 +210,7 @@ async fn locked(
     opts: &PlanOptions,
     parallelism: usize,
     cancel: &Cancel,
-) -> Result<u8, CliError> {
+) -> Result<Finished, CliError> {
     let client = session.client();
     let mut ledger = session.ledger(desired, parallelism).await?;
     ledger.ensure_key(client).await?;
@@ -245,15 +290,15 @@ async fn locked(
         } else {
             printer.result("No changes. The servers match the topology.\n");
         }
-        return Ok(EXIT_OK);
+        return Ok(Finished::Early(EXIT_OK));
     }
     if cancel.is_set() {
         printer.result("Apply interrupted before any change was made.\n");
-        return Ok(EXIT_INTERRUPTED);
+        return Ok(Finished::Early(EXIT_INTERRUPTED));
     }
     if saved.is_none() && !auto_approve && !confirm(printer)? {
         printer.result("Apply cancelled.\n");
-        return Ok(EXIT_ERROR);
+        return Ok(Finished::Early(EXIT_ERROR));
     }
 
     recorder.intents(&plan).await?;
@@ -296,17 +341,10 @@ async fn locked(
         results,
         inconsistent,
     };
-    let ledger_error = recorded.and(settled).err();
-    print_report(printer, &report, &warnings, ledger_error.is_some());
-    if let Some(e) = ledger_error {
-        return Err(e.into());
-    }
-    Ok(if report.cancelled() > 0 {
-        EXIT_INTERRUPTED
-    } else if report.failed() + report.skipped() > 0 || !report.inconsistent.is_empty() {
-        EXIT_ERROR
-    } else {
-        EXIT_OK
+    Ok(Finished::Applied {
+        report,
+        warnings,
+        ledger_error: recorded.and(settled).err(),
     })
 }
 
@@ -348,7 +386,13 @@ fn inconsistent(
     out
 }
 
-fn print_report(printer: &Printer, report: &ApplyReport, warnings: &[String], ledger_error: bool) {
+fn print_report(
+    printer: &Printer,
+    report: &ApplyReport,
+    warnings: &[String],
+    ledger_error: bool,
+    lock_error: bool,
+) {
     if printer.json {
         let rows: Vec<(Change, String, Option<String>)> = report
             .results
@@ -384,6 +428,7 @@ fn print_report(printer: &Printer, report: &ApplyReport, warnings: &[String], le
             cancelled: report.cancelled(),
             inconsistent: report.inconsistent.len(),
             ledger_error,
+            lock_error,
         })
     ));
 }

@@ -279,6 +279,8 @@ pub struct AppliedCounts {
     pub inconsistent: usize,
     /// The ledger could not be written (the error follows).
     pub ledger_error: bool,
+    /// The apply lock could not be released (the error follows).
+    pub lock_error: bool,
 }
 
 /// The summary line of an apply: "Apply complete!" only when everything went through.
@@ -305,6 +307,8 @@ pub fn applied(c: &AppliedCounts) -> String {
         )
     } else if c.ledger_error {
         format!("Apply incomplete: {done}; the ledger could not be written.")
+    } else if c.lock_error {
+        format!("Apply incomplete: {done}; the apply lock could not be released.")
     } else {
         format!("Apply complete! Resources: {done}.")
     };

@@ -151,4 +151,45 @@ mod tests {
         insta::assert_snapshot!(human::drift(&d, human::Styles { color: false }));
         insta::assert_json_snapshot!(js::drift(&d, &[]));
     }
+
+    #[test]
+    fn apply_complete_only_when_everything_went_through() {
+        let done = vec![change("policy", None, "p", Action::Create, vec![])];
+        let ok = human::AppliedCounts {
+            succeeded: done.clone(),
+            ..Default::default()
+        };
+        assert!(human::applied(&ok).starts_with("Apply complete! Resources: 1 added"));
+        let cases = [
+            human::AppliedCounts {
+                failed: 1,
+                ..ok.clone()
+            },
+            human::AppliedCounts {
+                skipped: 1,
+                ..ok.clone()
+            },
+            human::AppliedCounts {
+                cancelled: 1,
+                ..ok.clone()
+            },
+            human::AppliedCounts {
+                inconsistent: 1,
+                ..ok.clone()
+            },
+            human::AppliedCounts {
+                ledger_error: true,
+                ..ok.clone()
+            },
+            human::AppliedCounts {
+                lock_error: true,
+                ..ok.clone()
+            },
+        ];
+        for c in cases {
+            let line = human::applied(&c);
+            assert!(!line.contains("complete!"), "{c:?}: {line}");
+            assert!(line.contains("1 added"), "{line}");
+        }
+    }
 }
