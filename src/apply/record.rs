@@ -36,8 +36,6 @@ pub struct Recorder<'a> {
     pub outcomes: BTreeMap<Address, Outcome>,
     unsaved: usize,
     last: Instant,
-    /// Documents written so far (for the report).
-    pub documents: usize,
 }
 
 impl<'a> Recorder<'a> {
@@ -56,7 +54,6 @@ impl<'a> Recorder<'a> {
             outcomes: BTreeMap::new(),
             unsaved: 0,
             last: Instant::now(),
-            documents: 0,
         }
     }
 
@@ -125,7 +122,7 @@ impl<'a> Recorder<'a> {
 
     /// Writes the changed shards.
     pub async fn flush(&mut self) -> Result<(), LedgerError> {
-        self.documents += self.ledger.save(self.client).await?;
+        self.ledger.save(self.client).await?;
         self.unsaved = 0;
         self.last = Instant::now();
         Ok(())

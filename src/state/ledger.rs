@@ -199,13 +199,15 @@ impl Ledger {
             .collect();
         // Entries still in the format-2 document, and entries without an owner (ledgers older
         // than identities, claimed by this topology), are written at the next save.
-        let claim: Vec<String> = ledger
-            .entries
-            .values()
-            .filter(|e| ledger.legacy.is_some() || e.owner.is_empty())
-            .map(|e| e.id.namespace.clone())
-            .collect();
-        ledger.dirty.extend(claim);
+        let legacy = ledger.legacy.is_some();
+        for e in ledger.entries.values_mut() {
+            if legacy || e.owner.is_empty() {
+                if e.owner.is_empty() {
+                    e.owner = ledger.owner.clone();
+                }
+                ledger.dirty.insert(e.id.namespace.clone());
+            }
+        }
         Ok(ledger)
     }
 
@@ -353,26 +355,15 @@ impl Ledger {
     }
 
     /// Writes the shards of every namespace whose entries changed (only the documents whose text
-    /// changed), claiming entries without an owner. Returns how many documents were written or
-    /// removed.
-    pub async fn save(&mut self, client: &BaoClient) -> Result<usize, LedgerError> {
-        let owner = self.owner.clone();
-        for e in self.entries.values_mut() {
-            if e.owner.is_empty() {
-                e.owner = owner.clone();
-            }
-        }
-        let mut written = 0;
+    /// changed).
+    pub async fn save(&mut self, client: &BaoClient) -> Result<(), LedgerError> {
         let dirty: Vec<String> = self.dirty.iter().cloned().collect();
         for ns in dirty {
             let texts = chunk(&self.of_namespace(&ns));
             let old = self.shards.remove(&ns).unwrap_or_default();
             let (stored, result) =
                 match write_namespace(client, &self.mount, &ns, &texts, old).await {
-                    Ok((stored, n)) => {
-                        written += n;
-                        (stored, Ok(()))
-                    }
+                    Ok(stored) => (stored, Ok(())),
                     Err((stored, e)) => (stored, Err(self.write_error(e))),
                 };
             if !stored.is_empty() {
@@ -387,8 +378,7 @@ impl Ledger {
                 .await
                 .map_err(bao(&self.mount))?;
             self.legacy = None;
-            written += 1;
         }
-        Ok(written)
+        Ok(())
     }
 }

@@ -60,17 +60,15 @@ pub fn chunk(entries: &[(&Address, &Entry)]) -> Vec<String> {
 
 /// Writes one namespace's shard texts over what is stored (only the documents whose text
 /// changed, each with check-and-set; parts no longer needed deleted); returns the new stored
-/// list and how many documents were written or deleted. On a failure, the stored list as it
-/// then is.
+/// list. On a failure, the stored list as it then is.
 pub async fn write_namespace(
     client: &BaoClient,
     mount: &str,
     ns: &str,
     texts: &[String],
     old: Vec<Stored>,
-) -> Result<(Vec<Stored>, usize), (Vec<Stored>, DocError)> {
+) -> Result<Vec<Stored>, (Vec<Stored>, DocError)> {
     let mut stored = Vec::new();
-    let mut written = 0;
     let mut old = old.into_iter();
     for (n, text) in texts.iter().enumerate() {
         let prev = old.next();
@@ -85,7 +83,6 @@ pub async fn write_namespace(
         let data = json!({ "format": 3, "namespace": ns, "part": n, "resources": text });
         match doc::write(client, mount, &key, data, cas).await {
             Ok(version) => {
-                written += 1;
                 stored.push(Stored {
                     key,
                     version,
@@ -105,9 +102,8 @@ pub async fn write_namespace(
         if let Err(e) = doc::delete(client, mount, &extra.key).await {
             return Err((stored, e.into()));
         }
-        written += 1;
     }
-    Ok((stored, written))
+    Ok(stored)
 }
 
 #[cfg(test)]

@@ -36,8 +36,6 @@ pub struct Report {
     pub unknown: Vec<Unknown>,
     /// Endpoints whose parameters are not known: their fields went unchecked.
     pub unchecked: BTreeSet<String>,
-    /// Schema requests sent.
-    pub requests: usize,
 }
 
 /// The schema's name for a mount type (`kv-v2` mounts are the `kv` backend's version 2).
@@ -101,7 +99,6 @@ impl<'a> FieldCheck<'a> {
         if let Some(v) = self.same_version {
             return v;
         }
-        self.report.requests += 1;
         let version = self
             .bao
             .client
@@ -139,7 +136,6 @@ impl<'a> FieldCheck<'a> {
         };
         let mut table = None;
         if let Some((ns, root)) = root {
-            self.report.requests += 1;
             if let Ok(Some(help)) = self.bao.client.read(&ns, &probe(root, endpoint)).await {
                 table = schema::table_from_help(ty, endpoint, &help);
             }
