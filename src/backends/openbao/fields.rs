@@ -135,10 +135,10 @@ impl<'a> FieldCheck<'a> {
             _ => None,
         };
         let mut table = None;
-        if let Some((ns, root)) = root {
-            if let Ok(Some(help)) = self.bao.client.read(&ns, &probe(root, endpoint)).await {
-                table = schema::table_from_help(ty, endpoint, &help);
-            }
+        if let Some((ns, root)) = root
+            && let Ok(Some(help)) = self.bao.client.read(&ns, &probe(root, endpoint)).await
+        {
+            table = schema::table_from_help(ty, endpoint, &help);
         }
         let table = table
             .or_else(|| schema::bundled(ty, endpoint).cloned())
