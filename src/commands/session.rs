@@ -200,12 +200,20 @@ impl Session {
         desired: &mut Desired,
         observed: &Observed,
     ) -> Result<Vec<String>, CliError> {
+        self.check_fields_with(FieldCheck::new(&self.bao), desired, observed)
+            .await
+    }
+
+    async fn check_fields_with(
+        &self,
+        check: FieldCheck<'_>,
+        desired: &mut Desired,
+        observed: &Observed,
+    ) -> Result<Vec<String>, CliError> {
         if let Some(warnings) = self.checked_fields() {
             return Ok(warnings);
         }
-        let report = FieldCheck::new(&self.bao)
-            .check(&self.registry, desired, observed)
-            .await;
+        let report = check.check(&self.registry, desired, observed).await;
         if !report.unknown.is_empty() {
             let items = report
                 .unknown
@@ -249,20 +257,27 @@ impl Session {
         self.fields_checked.lock().ok().and_then(|c| c.clone())
     }
 
-    /// The field check on its own, before anything is written: it needs only the declared
-    /// namespaces and mounts (which live mounts to ask for their parameters), not every object.
+    /// The field check on its own, before anything is written. It reads the declared
+    /// namespaces and mounts (which live mounts to ask for their parameters) only when the
+    /// bundled schema does not answer for everything declared: otherwise the plan that follows
+    /// would read them a second time for nothing.
     pub async fn check_fields_first(
         &self,
         desired: &mut Desired,
         parallelism: usize,
     ) -> Result<Vec<String>, CliError> {
-        let containers = desired
-            .resources
-            .iter()
-            .filter(|r| matches!(r.id.kind.as_str(), "namespace" | "mount" | "auth"))
-            .map(|r| &r.id);
-        let observed = observe(&self.registry, containers, parallelism).await?;
-        self.check_fields(desired, &observed).await
+        let mut check = FieldCheck::new(&self.bao);
+        let observed = if check.needs_live_mounts(&self.registry, desired).await {
+            let containers = desired
+                .resources
+                .iter()
+                .filter(|r| matches!(r.id.kind.as_str(), "namespace" | "mount" | "auth"))
+                .map(|r| &r.id);
+            observe(&self.registry, containers, parallelism).await?
+        } else {
+            Observed::default()
+        };
+        self.check_fields_with(check, desired, &observed).await
     }
 
     /// A declared object that another topology's ledger entry holds is an error naming it.

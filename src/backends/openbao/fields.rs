@@ -177,6 +177,34 @@ impl<'a> FieldCheck<'a> {
 
     /// Checks every declared resource; fills in `types`. `observed` tells which mounts exist
     /// (to ask them about their own parameters).
+    /// Whether checking `desired` needs live mounts to ask: only when the server is not the
+    /// bundled snapshot's version, or an object's fields are published by a mount type the
+    /// snapshot does not cover (an external plugin). Otherwise reading the mounts and
+    /// namespaces first would only repeat the plan's own reads.
+    pub async fn needs_live_mounts(&mut self, registry: &Registry, desired: &Desired) -> bool {
+        if !self.same_version().await {
+            return true;
+        }
+        let types: BTreeMap<ResourceId, &str> = desired
+            .resources
+            .iter()
+            .filter(|r| r.id.kind == "mount" || r.id.kind == "auth")
+            .filter_map(|r| Some((r.id.clone(), r.plain_str("type")?)))
+            .collect();
+        desired.resources.iter().any(|res| {
+            let Some(kind) = registry.get(&res.id.kind) else {
+                return false;
+            };
+            let Some(ty) = kind.container(&res.id).and_then(|c| types.get(&c).copied()) else {
+                return false;
+            };
+            kind.field_sources().iter().any(|src| {
+                !src.system
+                    && schema::bundled(backend_type(ty), &endpoint_of(src, &res.id)).is_none()
+            })
+        })
+    }
+
     pub async fn check(
         mut self,
         registry: &Registry,
