@@ -185,3 +185,23 @@ pub fn generated(bao: &Bao, n: usize, dir: &str) -> PathBuf {
     assert!(status.success(), "gen_topology.py {n} failed");
     out.join("topology.yaml")
 }
+
+/// The addresses of the objects of a generated topology (scripts/bench/gen_topology.py) that
+/// exist on the server: its AppRole roles, policies and Transit keys.
+pub fn existing_generated(bao: &Bao) -> Vec<String> {
+    roles(bao)
+        .iter()
+        .map(|r| format!("openbao[root].approle_role[\"approle/{r}\"]"))
+        .chain(
+            names(bao, &["policy", "list", "-format=json"])
+                .iter()
+                .filter(|p| *p != "default" && *p != "root")
+                .map(|p| format!("openbao[root].policy[\"{p}\"]")),
+        )
+        .chain(
+            names(bao, &["list", "-format=json", "transit/keys"])
+                .iter()
+                .map(|k| format!("openbao[root].transit_key[\"transit/{k}\"]")),
+        )
+        .collect()
+}

@@ -11,32 +11,10 @@ use std::process::Command;
 
 use crate::harness::Bao;
 use crate::postgres::Postgres;
+use crate::safety_util::rsa_public_pem;
 
 const KV_SECRET: &str = "imported-kv-value-7c1e";
 const TENANT_SECRET: &str = "tenant-kv-value-93ab";
-
-fn openssl_public_key(dir: &std::path::Path) -> String {
-    let key = dir.join("jwt.key");
-    let status = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&key)
-        .status()
-        .expect("openssl");
-    assert!(status.success());
-    let out = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .output()
-        .expect("openssl");
-    String::from_utf8(out.stdout).expect("pem")
-}
 
 #[test]
 fn import_of_a_hand_made_server_plans_no_changes() {
@@ -63,7 +41,7 @@ fn import_of_a_hand_made_server_plans_no_changes() {
     ));
     let pg = Postgres::start();
     pg.psql_ok("CREATE ROLE reporting WITH LOGIN PASSWORD 'reporting-initial'");
-    let pem = openssl_public_key(bao.dir.path());
+    let pem = rsa_public_pem(bao.dir.path());
     let trail = bao.dir.path().join("trail.log");
 
     // The operator's script.

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use crate::background::{Background, generated, ledger_entries, lock_holder, names, roles};
+use crate::background::{
+    Background, existing_generated, generated, ledger_entries, lock_holder, names, roles,
+};
 use crate::harness::{Bao, ctl, ctl_ok, s, topology};
 
 /// Plan says "No changes.", and an out-of-band edit of a role shows as drift.
@@ -60,21 +62,7 @@ fn sigint_stops_the_apply_cleanly_and_a_rerun_converges() {
         .map(|(a, _)| a)
         .collect();
     assert!(pending.is_empty(), "settled, nothing pending: {pending:?}");
-    let existing: Vec<String> = roles(&bao)
-        .iter()
-        .map(|r| format!("openbao[root].approle_role[\"approle/{r}\"]"))
-        .chain(
-            names(&bao, &["policy", "list", "-format=json"])
-                .iter()
-                .filter(|p| *p != "default" && *p != "root")
-                .map(|p| format!("openbao[root].policy[\"{p}\"]")),
-        )
-        .chain(
-            names(&bao, &["list", "-format=json", "transit/keys"])
-                .iter()
-                .map(|k| format!("openbao[root].transit_key[\"transit/{k}\"]")),
-        )
-        .collect();
+    let existing = existing_generated(&bao);
     assert!(existing.len() < 1997, "interrupted halfway:\n{summary}");
     let missing: Vec<_> = existing
         .iter()

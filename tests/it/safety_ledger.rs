@@ -10,7 +10,9 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::background::{Background, generated, ledger_entries, lock_holder, names, roles, shards};
+use crate::background::{
+    Background, existing_generated, generated, ledger_entries, lock_holder, names, roles, shards,
+};
 use crate::harness::{Bao, Run, assert_no_changes, ctl, ctl_ok, s, topology};
 
 /// An out-of-band edit of a policy shows as drift of that policy.
@@ -142,21 +144,7 @@ fn a_killed_apply_leaves_a_ledger_that_knows_what_it_created_and_prune_cleans_up
     assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
 
     let entries = ledger_entries(&bao);
-    let existing: Vec<String> = roles(&bao)
-        .iter()
-        .map(|r| format!("openbao[root].approle_role[\"approle/{r}\"]"))
-        .chain(
-            names(&bao, &["policy", "list", "-format=json"])
-                .iter()
-                .filter(|p| *p != "default" && *p != "root")
-                .map(|p| format!("openbao[root].policy[\"{p}\"]")),
-        )
-        .chain(
-            names(&bao, &["list", "-format=json", "transit/keys"])
-                .iter()
-                .map(|k| format!("openbao[root].transit_key[\"transit/{k}\"]")),
-        )
-        .collect();
+    let existing = existing_generated(&bao);
     assert!(existing.len() < 2000 - 3, "the run was killed halfway");
     let missing: Vec<_> = existing
         .iter()
