@@ -205,6 +205,22 @@ impl Importer<'_> {
                     None,
                 );
                 m.insert("password".into(), v);
+                // OpenBao answers a URL with a password in it masked (`xxxxx`): that text is
+                // not the URL, so it becomes a placeholder too.
+                if m.get("connection_url")
+                    .and_then(Value::as_str)
+                    .is_some_and(crate::backends::openbao::database_connection::embeds_password)
+                {
+                    let v = self.placeholder(
+                        &[ns, mount, &id.name, "connection_url"],
+                        format!(
+                            "connection URL (with its password) of {mount}/config/{}",
+                            id.name
+                        ),
+                        None,
+                    );
+                    m.insert("connection_url".into(), v);
+                }
                 m
             }
             _ => clean(live),

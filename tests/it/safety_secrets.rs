@@ -106,6 +106,19 @@ fn a_connection_url_with_a_password_is_sensitive_everywhere_and_converges() {
     assert_hidden(&run, CANARY_2);
     assert_no_changes(&bao, &[], &file);
 
+    // Import writes the URL as a placeholder, never the masked text OpenBao answers.
+    let out = bao.dir.path().join("imported");
+    let run = ctl_ok(&bao, &[], &["import", "openbao", "--out", s(&out)]);
+    let imported = std::fs::read_to_string(out.join("topology.yaml")).unwrap();
+    assert!(
+        !imported.contains("xxxxx") && !imported.contains(CANARY_2),
+        "{imported}"
+    );
+    assert!(
+        imported.contains("connection_url: env:") && run.stdout.contains("connection URL"),
+        "{imported}\n{run}"
+    );
+
     // A wrong password in the URL: the server refuses, and its error shows no password.
     let wrong = "wrong-url-pw-41aa09";
     let file = topology(&bao, "url", &url_topology(pg.port, wrong));
