@@ -26,6 +26,12 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); never secrets
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How long a run keeps retrying while OpenBao answers nothing useful (a leader election,
+    /// a restart); after that it stops sending and ends with its summary
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30,
+          env = "AEGISCTL_RETRY_BUDGET",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub retry_budget: u64,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -162,7 +162,7 @@ impl Reporter for ApplyProgress {
             Outcome::Failed(e) => format!("{}: failed: {e}", change.address),
             Outcome::Skipped(up) => format!("{}: skipped: upstream {up} failed", change.address),
             Outcome::Manual => format!("{}: needs a manual step (see the plan)", change.address),
-            Outcome::Cancelled => format!("{}: not started (interrupted)", change.address),
+            Outcome::Cancelled => format!("{}: not started", change.address),
         };
         let _guard = self.lock.lock();
         match &self.bar {

@@ -64,16 +64,34 @@ pub struct Event {
     pub live: Option<Live>,
 }
 
-/// A flag an interrupt sets: stop starting changes.
+/// A flag that stops the dispatching of changes: set by an interrupt, or with a reason when
+/// the run cannot go on (the server stopped answering, the lock was lost).
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    why: Arc<std::sync::Mutex<Option<String>>>,
+}
 
 impl Cancel {
+    /// An interrupt (SIGINT/SIGTERM).
     pub fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
+    }
+    /// The run cannot go on, for this reason (the first reason given stands).
+    pub fn stop(&self, why: impl Into<String>) {
+        if let Ok(mut w) = self.why.lock()
+            && w.is_none()
+        {
+            *w = Some(why.into());
+        }
+        self.flag.store(true, Ordering::SeqCst);
     }
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst)
+    }
+    /// Why the run was stopped, when it was not an interrupt.
+    pub fn reason(&self) -> Option<String> {
+        self.why.lock().ok().and_then(|w| w.clone())
     }
 }
 
@@ -269,31 +287,55 @@ async fn run_one(
         ))
     };
     match change.action {
-        Action::Create => kind.create(res.ok_or_else(need)?).await?,
+        Action::Create => {
+            let res = res.ok_or_else(need)?;
+            let sent = kind.create(res).await;
+            return landed(kind.as_ref(), res, sent).await;
+        }
         Action::Update => {
             let empty = Live::new();
-            kind.update(
-                res.ok_or_else(need)?,
-                &change.changed_names(),
-                live.unwrap_or(&empty),
-            )
-            .await?
+            let res = res.ok_or_else(need)?;
+            let sent = kind
+                .update(res, &change.changed_names(), live.unwrap_or(&empty))
+                .await;
+            return landed(kind.as_ref(), res, sent).await;
         }
         Action::Replace => {
             let res = res.ok_or_else(need)?;
             guard(registry, change, live, deleting).await?;
             kind.delete(&change.id).await?;
-            kind.create(res).await?
+            let sent = kind.create(res).await;
+            return landed(kind.as_ref(), res, sent).await;
         }
         Action::Delete => {
             guard(registry, change, live, deleting).await?;
             kind.delete(&change.id).await?;
-            return Ok(None);
+            Ok(None)
         }
     }
-    // Read back what was written: the ledger's fingerprints and "inconsistent after apply"
-    // both need the object as the server now has it. A failed read-back is not a failed write.
-    Ok(kind.read(&change.id).await.ok().flatten())
+}
+
+/// After a write: the object read back (the ledger's fingerprints and "inconsistent after
+/// apply" both need it as the server now has it; a failed read-back is not a failed write).
+/// A write that failed in a way that may hide a success — its answer was lost, or its retry
+/// was refused as "already in use" or as a check-and-set mismatch — is recognised by reading:
+/// a live object carrying what was sent means the first attempt landed.
+async fn landed(
+    kind: &dyn crate::backends::Kind,
+    res: &DesiredResource,
+    sent: Result<(), BaoError>,
+) -> Result<Option<Live>, BaoError> {
+    match sent {
+        Ok(()) => Ok(kind.read(&res.id).await.ok().flatten()),
+        Err(e) if e.may_have_landed() => match kind.read(&res.id).await {
+            Ok(Some(live)) if crate::plan::diff::carries(kind, res, &live) => {
+                tracing::info!(address = %res.address, "a write whose answer was lost had landed");
+                Ok(Some(live))
+            }
+            _ => Err(e),
+        },
+        Err(e) => Err(e),
+    }
 }
 
 /// Everything [`execute`] needs besides the plan.

@@ -84,21 +84,42 @@ pub async fn mint(
             BootstrapError::Refused(format!("host {}: the role has no role_id", host.name))
         })?;
 
+    // A mark of this one mint, so that a SecretID whose answer was lost can be found and
+    // destroyed: it was never recorded, and an unaudited SecretID must not outlive the run.
+    let mark = hex::encode(rand::random::<[u8; 8]>());
     let body = Body::new(json!({
         "cidr_list": host.cidrs,
         "token_bound_cidrs": host.cidrs,
-        "metadata": json!({ "host": host.name, "minted_by": minted_by }).to_string(),
+        "metadata": json!({ "host": host.name, "minted_by": minted_by, "aegisctl_mint": mark }).to_string(),
     }));
-    let resp = client
-        .request(
+    // Never sent twice: a second SecretID would be one nobody recorded.
+    let resp = match client
+        .request_unrepeatable(
             reqwest::Method::POST,
             ns,
             &role_path(&host.approle_mount, &host.role).lit("secret-id"),
             Some(&body),
             Some(wrap_ttl),
         )
-        .await?
-        .unwrap_or(Value::Null);
+        .await
+    {
+        Ok(resp) => resp.unwrap_or(Value::Null),
+        Err(e) if e.is_unreachable() || e.status().is_some_and(|s| s >= 500) => {
+            let found = destroy_marked(client, host, &mark).await;
+            return Err(BootstrapError::Refused(format!(
+                "host {}: the SecretID mint did not complete ({e}); {}; nothing was rendered, run bootstrap again",
+                host.name,
+                match found {
+                    Ok(0) => "no SecretID of it exists".to_owned(),
+                    Ok(n) => format!("the {n} SecretID(s) it created were destroyed"),
+                    Err(l) => format!(
+                        "whether it created a SecretID could not be checked ({l}): list the role's SecretID accessors and destroy any with metadata aegisctl_mint={mark}"
+                    ),
+                }
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let wrap = resp.get("wrap_info").ok_or_else(|| {
         BootstrapError::Refused(format!(
             "host {}: OpenBao did not wrap the SecretID (no wrap_info in the answer); nothing was rendered",
@@ -136,6 +157,35 @@ pub async fn mint(
         role_id,
         wrapped_token,
     })
+}
+
+/// Destroys the SecretIDs of the role carrying this mint's mark; how many there were.
+async fn destroy_marked(
+    client: &BaoClient,
+    host: &Host,
+    mark: &str,
+) -> Result<usize, crate::backends::BaoError> {
+    let ns = host.namespace.as_str();
+    let role = role_path(&host.approle_mount, &host.role);
+    let mut destroyed = 0;
+    for accessor in client.list(ns, &role.clone().lit("secret-id")).await? {
+        let body = Body::new(json!({ "secret_id_accessor": accessor }));
+        let found = client
+            .write(ns, &role.clone().lit("secret-id-accessor/lookup"), &body)
+            .await?;
+        let marked = found
+            .as_ref()
+            .and_then(|v| v.pointer("/data/metadata/aegisctl_mint"))
+            .and_then(Value::as_str)
+            == Some(mark);
+        if marked {
+            client
+                .write(ns, &role.clone().lit("secret-id-accessor/destroy"), &body)
+                .await?;
+            destroyed += 1;
+        }
+    }
+    Ok(destroyed)
 }
 
 fn in_ns(ns: &str) -> String {

@@ -79,7 +79,7 @@ pub(super) async fn run(
     let mut desired = load(printer, &topology_file)?;
     target_closure(&desired, &opts.targets)?;
     let parallelism: usize = run.parallelism.into();
-    let session = Session::connect(&desired)?;
+    let session = Session::connect(printer, &desired)?;
     session.resolve_vault(&mut desired).await?;
     let client = session.client().clone();
     // A field OpenBao does not know is refused before the first write (the ledger mount, the
@@ -97,6 +97,18 @@ pub(super) async fn run(
     let lock = Lock::acquire(&client, &desired.ledger_mount, &holder).await?;
     let cancel = Cancel::default();
     let signals = watch_signals(printer.clone(), cancel.clone(), topology_file.clone());
+    // The circuit opening (OpenBao failing for longer than the retry budget) stops the
+    // dispatching: the remaining changes are "not started", not each retried in turn.
+    let outage = {
+        let (health, cancel) = (client.health().clone(), cancel.clone());
+        tokio::spawn(async move {
+            let why = health.opened().await;
+            cancel.stop(format!(
+                "OpenBao stopped answering for the retry budget of {}s ({why})",
+                health.budget().as_secs()
+            ));
+        })
+    };
     let result = locked(
         printer,
         &session,
@@ -110,6 +122,7 @@ pub(super) async fn run(
     .await;
     let released = lock.release(&client).await;
     signals.abort();
+    outage.abort();
     // The summary comes after the lock is given back, so that it can say when that failed
     // ("Apply complete!" is never followed by an error).
     let result = match result {
@@ -118,15 +131,18 @@ pub(super) async fn run(
             warnings,
             ledger_error,
         }) => {
+            let stopped = cancel.reason();
             print_report(
                 printer,
                 &report,
                 &warnings,
                 ledger_error.is_some(),
                 released.is_err(),
+                stopped.clone(),
             );
             match ledger_error {
                 Some(e) => Err(e.into()),
+                None if stopped.is_some() => Ok(EXIT_ERROR),
                 None => Ok(exit_code(&report)),
             }
         }
@@ -392,6 +408,7 @@ fn print_report(
     warnings: &[String],
     ledger_error: bool,
     lock_error: bool,
+    stopped: Option<String>,
 ) {
     if printer.json {
         let rows: Vec<(Change, String, Option<String>)> = report
@@ -429,6 +446,7 @@ fn print_report(
             inconsistent: report.inconsistent.len(),
             ledger_error,
             lock_error,
+            stopped,
         })
     ));
 }

@@ -36,7 +36,7 @@ async fn list_or_revoke(
     audit_file: &Path,
 ) -> Result<u8, CliError> {
     {
-        let session = Session::connect(desired)?;
+        let session = Session::connect(printer, desired)?;
         let client = session.client();
         let ledger = &desired.ledger_mount;
         if let Some(host) = &args.revoke {
@@ -186,7 +186,7 @@ async fn mint(printer: &Printer, args: &BootstrapArgs, audit_file: &Path) -> Res
     let session = if args.dry_run {
         None
     } else {
-        Some(Session::connect(&desired)?)
+        Some(Session::connect(printer, &desired)?)
     };
     let address = match (&args.address, &session) {
         (Some(a), _) => a.clone(),

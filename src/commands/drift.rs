@@ -15,7 +15,7 @@ use crate::printer::Printer;
 pub(super) async fn run(printer: &Printer, file: &Path, run: &RunFlags) -> Result<u8, CliError> {
     let mut desired = load(printer, file)?;
     let parallelism: usize = run.parallelism.into();
-    let session = Session::connect(&desired)?;
+    let session = Session::connect(printer, &desired)?;
     session.resolve_vault(&mut desired).await?;
     let ledger = session.ledger(&desired, parallelism).await?;
     let observed = session

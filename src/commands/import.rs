@@ -18,7 +18,7 @@ pub(super) async fn run(
         token: None,
         ca_cert: None,
     };
-    let session = Session::connect_to(&conn)?;
+    let session = Session::connect_to(printer, &conn)?;
     let report =
         crate::import::import_openbao(&session.bao, &session.registry, namespace, ledger, out)
             .await

@@ -128,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
         _ => false,
     };
     let printer = Printer::new(cli.no_color, cli.quiet, json);
+    session::set_retry_budget(std::time::Duration::from_secs(cli.retry_budget));
     let result = match cli.command {
         Command::Validate { file, .. } => validate::run(&printer, &file),
         Command::Plan {

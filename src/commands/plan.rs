@@ -43,7 +43,7 @@ pub(super) async fn run(
     // A target the file does not declare is a mistake in the command: say so before any request.
     target_closure(&desired, &flags.targets)?;
     let parallelism: usize = run.parallelism.into();
-    let session = Session::connect(&desired)?;
+    let session = Session::connect(printer, &desired)?;
     session.resolve_vault(&mut desired).await?;
     let ledger = session.ledger(&desired, parallelism).await?;
     let opts = options(flags);

@@ -16,6 +16,7 @@ use crate::plan::contents::{handled_by, lost_with};
 use crate::plan::diff;
 use crate::plan::observe::observe;
 use crate::plan::{Action, Observed, Plan, PlanOptions};
+use crate::printer::Printer;
 use crate::sensitive::Sensitive;
 use crate::state::ledger::Ledger;
 
@@ -27,13 +28,33 @@ pub(crate) struct Session {
     fields_checked: std::sync::Mutex<Option<Vec<String>>>,
 }
 
+/// The run-wide retry budget (`--retry-budget`), set once from the command line.
+static RETRY_BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+pub(crate) fn set_retry_budget(budget: Duration) {
+    let _ = RETRY_BUDGET.set(budget);
+}
+
+/// Whether an address reaches only this machine (plain HTTP is then no exposure).
+fn is_loopback(address: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(address) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+    }
+}
+
 impl Session {
-    pub fn connect(desired: &Desired) -> Result<Session, CliError> {
-        Self::connect_to(&desired.conn)
+    pub fn connect(printer: &Printer, desired: &Desired) -> Result<Session, CliError> {
+        Self::connect_to(printer, &desired.conn)
     }
 
     /// Connects with the topology's settings, falling back to the environment.
-    pub fn connect_to(conn: &OpenBaoConn) -> Result<Session, CliError> {
+    pub fn connect_to(printer: &Printer, conn: &OpenBaoConn) -> Result<Session, CliError> {
         let env = |a: &str, b: &str| {
             std::env::var(a)
                 .ok()
@@ -63,7 +84,22 @@ impl Session {
             .ca_cert
             .clone()
             .or_else(|| env("BAO_CACERT", "VAULT_CACERT").map(Into::into));
-        let mut client = BaoClient::new(&address, token, ca.as_deref(), Duration::from_secs(30))?;
+        if address.starts_with("http://") && !is_loopback(&address) {
+            printer.warn(&format!(
+                "{address} is plain HTTP to another machine: the token and every secret travel unencrypted; use https://"
+            ));
+        }
+        let budget = RETRY_BUDGET
+            .get()
+            .copied()
+            .unwrap_or(crate::backends::http::DEFAULT_BUDGET);
+        let mut client = BaoClient::new(
+            &address,
+            token,
+            ca.as_deref(),
+            Duration::from_secs(30),
+            budget,
+        )?;
         if let Some(ns) = env("BAO_NAMESPACE", "VAULT_NAMESPACE") {
             client = client.with_base_namespace(&ns);
         }

@@ -11,7 +11,7 @@ use crate::state::lock::Lock;
 
 pub(super) async fn run(printer: &Printer, file: &Path) -> Result<u8, CliError> {
     let conn = crate::topology::load_connection(file)?;
-    let session = Session::connect(&conn)?;
+    let session = Session::connect(printer, &conn)?;
     match Lock::force_release(session.client(), &conn.ledger_mount).await? {
         Some((holder, since)) => printer.result(&format!(
             "Released the lock held by {holder} since {since}.\n"

@@ -107,6 +107,28 @@ pub fn attr_diffs(
     out
 }
 
+/// Whether a live object carries everything a write of `res` sent that the server shows back
+/// (fields it never returns cannot be checked and are taken as sent): how a write whose
+/// answer was lost, or whose retry was refused, is recognised as done.
+pub fn carries(kind: &dyn Kind, res: &DesiredResource, live: &Live) -> bool {
+    res.attrs.iter().all(|(field, value)| {
+        if kind.write_only(field, value) {
+            return true;
+        }
+        let Some(lv) = live.get(field) else {
+            return true;
+        };
+        let wire = value.to_wire();
+        equal(
+            kind.exact_types(),
+            res.types.get(field).copied(),
+            field,
+            &kind.normalise(field, wire),
+            &kind.normalise(field, lv.clone()),
+        )
+    })
+}
+
 fn create_attrs(res: &DesiredResource) -> Vec<AttrDiff> {
     res.attrs
         .iter()

@@ -500,6 +500,7 @@ fn concurrent_apply_is_refused_naming_the_lock_holder() {
         Sensitive::new(bao.token.clone()),
         None,
         Duration::from_secs(10),
+        Duration::from_secs(10),
     )
     .expect("client");
     let holder = "lock-tester@test-host pid 4242";

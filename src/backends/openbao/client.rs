@@ -5,13 +5,14 @@
 //! Why not vaultrs: it lacks mount/auth tune and per-request namespaces, hard-codes the wrap TTL
 //! and drops the response fields a drift check needs (see DEPENDENCIES.md).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::backends::http;
+use crate::backends::http::{self, Retry};
 use crate::backends::path::ApiPath;
 use crate::sensitive::{REDACTED, Sensitive};
 
@@ -93,6 +94,18 @@ impl std::fmt::Debug for Body {
 pub enum BaoError {
     #[error("cannot reach OpenBao at {address}: {reason}")]
     Unreachable { address: String, reason: String },
+    /// The request went out and no answer came back: it may have been done.
+    #[error("OpenBao at {address} did not answer {method} {path}: {reason}")]
+    Lost {
+        address: String,
+        method: String,
+        path: String,
+        reason: String,
+    },
+    #[error("OpenBao at {address}: {reason}")]
+    Tls { address: String, reason: String },
+    #[error("{0}")]
+    Redirect(String),
     #[error("OpenBao at {address} answered {status} to {method} {path}{}: {message}", ns_suffix(.namespace))]
     Status {
         address: String,
@@ -101,6 +114,9 @@ pub enum BaoError {
         namespace: String,
         status: u16,
         message: String,
+        /// The request was sent more than once: an earlier attempt may have been done, and
+        /// this answer ("already in use", a check-and-set mismatch) may be about it.
+        retried: bool,
     },
     #[error("OpenBao at {address} sent an unreadable answer to {method} {path}: {reason}")]
     Decode {
@@ -122,13 +138,42 @@ impl BaoError {
             _ => None,
         }
     }
+
+    /// Whether the request this error answers may have been done by the server all the same:
+    /// its answer was lost, or it was retried and the retry was refused (perhaps because the
+    /// first attempt had landed). The caller re-reads to know.
+    pub fn may_have_landed(&self) -> bool {
+        matches!(
+            self,
+            BaoError::Lost { .. }
+                | BaoError::Status {
+                    retried: true,
+                    status: 400 | 409 | 500,
+                    ..
+                }
+        )
+    }
+
+    /// Whether the server could not be reached at all (down, or the run's budget spent).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, BaoError::Unreachable { .. } | BaoError::Lost { .. })
+    }
 }
 
 impl miette::Diagnostic for BaoError {
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
         let text = match self {
             BaoError::Unreachable { .. } => {
-                "check that OpenBao is running and that openbao.address / BAO_ADDR is right"
+                "check that OpenBao is running and that openbao.address / BAO_ADDR is right; a longer outage can be ridden through with --retry-budget SECONDS"
+            }
+            BaoError::Lost { .. } => {
+                "the server may have done it: run `aegisctl plan` once OpenBao answers again to see where things stand"
+            }
+            BaoError::Tls { .. } => {
+                "the server's certificate is not trusted for this address: set openbao.ca_cert / BAO_CACERT to the CA that signed it, or fix the address's host name"
+            }
+            BaoError::Redirect(_) => {
+                "point openbao.address / BAO_ADDR at the address OpenBao redirects to (often the active node of a cluster)"
             }
             BaoError::Status {
                 status: 401 | 403, ..
@@ -164,6 +209,12 @@ pub struct BaoClient {
     token: Sensitive<String>,
     /// `BAO_NAMESPACE`: every namespace of the topology is relative to it.
     base_namespace: String,
+    /// The run's retry budget and circuit breaker, shared by every clone.
+    health: http::Health,
+    /// The newest storage index a write was answered with (`X-Vault-Index`), sent with every
+    /// later request so that a raft standby answers only once it has caught up with our own
+    /// writes (read-your-writes through any node of a cluster).
+    index: Arc<Mutex<Option<String>>>,
 }
 
 impl BaoClient {
@@ -172,6 +223,7 @@ impl BaoClient {
         token: Sensitive<String>,
         ca_cert: Option<&std::path::Path>,
         timeout: Duration,
+        budget: Duration,
     ) -> Result<Self, BaoError> {
         let http = http::client(ca_cert, timeout).map_err(|e| BaoError::Setup(e.to_string()))?;
         let address = address.trim_end_matches('/').to_owned();
@@ -185,7 +237,14 @@ impl BaoClient {
             address,
             token,
             base_namespace: String::new(),
+            health: http::Health::new(budget),
+            index: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// The run's retry budget and circuit breaker.
+    pub fn health(&self) -> &http::Health {
+        &self.health
     }
 
     /// Makes every request relative to this namespace (`BAO_NAMESPACE`).
@@ -258,10 +317,8 @@ impl BaoClient {
             .map(|_| ())
     }
 
-    /// The one request function everything goes through.
-    ///
-    /// A KV v2 mount that was just enabled answers 400 "Upgrading from non-versioned to
-    /// versioned data" for a moment; that answer is retried for up to two seconds.
+    /// The one request function everything goes through, for requests that are safe to send
+    /// again (see [`Retry::Safe`]).
     pub async fn request(
         &self,
         method: Method,
@@ -270,10 +327,39 @@ impl BaoClient {
         body: Option<&Body>,
         wrap_ttl: Option<&str>,
     ) -> Result<Option<Value>, BaoError> {
+        self.request_with(method, ns, path, body, wrap_ttl, Retry::Safe)
+            .await
+    }
+
+    /// A request that must not happen twice (minting a SecretID): sent again only when its
+    /// first attempt surely did not reach the server.
+    pub async fn request_unrepeatable(
+        &self,
+        method: Method,
+        ns: &str,
+        path: &ApiPath,
+        body: Option<&Body>,
+        wrap_ttl: Option<&str>,
+    ) -> Result<Option<Value>, BaoError> {
+        self.request_with(method, ns, path, body, wrap_ttl, Retry::OnlyIfUnsent)
+            .await
+    }
+
+    /// A KV v2 mount that was just enabled answers 400 "Upgrading from non-versioned to
+    /// versioned data" for a moment; that answer is retried for up to two seconds.
+    async fn request_with(
+        &self,
+        method: Method,
+        ns: &str,
+        path: &ApiPath,
+        body: Option<&Body>,
+        wrap_ttl: Option<&str>,
+        retry: Retry,
+    ) -> Result<Option<Value>, BaoError> {
         let mut tries = 0;
         loop {
             match self
-                .request_once(method.clone(), ns, path, body, wrap_ttl)
+                .request_once(method.clone(), ns, path, body, wrap_ttl, retry)
                 .await
             {
                 Err(e)
@@ -297,6 +383,7 @@ impl BaoClient {
         api_path: &ApiPath,
         body: Option<&Body>,
         wrap_ttl: Option<&str>,
+        retry: Retry,
     ) -> Result<Option<Value>, BaoError> {
         let path = api_path.as_str();
         let encoded = api_path.encoded().map_err(BaoError::Refused)?;
@@ -308,6 +395,7 @@ impl BaoClient {
         let ns = ns.as_str();
         let url = format!("{}/v1/{}", self.address, encoded);
         tracing::debug!(method = %method, path, namespace = ns, "openbao request");
+        let index = self.index.lock().ok().and_then(|i| i.clone());
         let make = || {
             let mut rb = self
                 .http
@@ -319,6 +407,14 @@ impl BaoClient {
             }
             if let Some(ttl) = wrap_ttl {
                 rb = rb.header("X-Vault-Wrap-TTL", ttl);
+            }
+            if let Some(i) = &index {
+                // A node behind this index waits for it, then answers 429 with Retry-After
+                // (retried by the HTTP layer) rather than serve state older than our writes.
+                rb = rb
+                    .header("X-Vault-Index", i.as_str())
+                    .header("X-Vault-Inconsistent", "await-state")
+                    .header("X-Vault-Inconsistent", "fail");
             }
             if let Some(b) = body {
                 // OpenBao wants PATCH bodies as JSON merge patches, and reads only one
@@ -334,16 +430,18 @@ impl BaoClient {
             }
             rb
         };
-        let resp = http::send(make).await.map_err(|e| BaoError::Unreachable {
-            address: self.address.clone(),
-            reason: http::innermost(&e),
-        })?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| BaoError::Unreachable {
-            address: self.address.clone(),
-            reason: http::innermost(&e),
-        })?;
+        let answer = http::send(make, retry, &self.health)
+            .await
+            .map_err(|e| self.send_error(&method, path, e))?;
+        let (status, text) = (answer.status, answer.text);
         let is_write = matches!(method, Method::POST | Method::PUT | Method::PATCH);
+        if let Some(i) = answer.index
+            && (is_write || method == Method::DELETE)
+            && (200..300).contains(&status)
+            && let Ok(mut newest) = self.index.lock()
+        {
+            *newest = Some(super::consistency::newer(newest.take(), i));
+        }
         if status == 404 && !is_write {
             // A LIST of nothing, a GET of an absent object and a DELETE of one answer 404; KV v2
             // answers 404 with a body for a deleted version. All mean "absent" to the caller.
@@ -367,6 +465,7 @@ impl BaoClient {
                 namespace: ns.to_owned(),
                 status,
                 message,
+                retried: answer.attempts > 1,
             });
         }
         serde_json::from_str(&text)
@@ -377,6 +476,29 @@ impl BaoClient {
                 path: path.to_owned(),
                 reason: e.to_string(),
             })
+    }
+}
+
+impl BaoClient {
+    fn send_error(&self, method: &Method, path: &str, e: http::SendError) -> BaoError {
+        let address = self.address.clone();
+        match e {
+            http::SendError::Unreachable { reason } => BaoError::Unreachable { address, reason },
+            e @ http::SendError::BudgetSpent { .. } => BaoError::Unreachable {
+                address,
+                reason: e.to_string(),
+            },
+            http::SendError::Lost { reason } => BaoError::Lost {
+                address,
+                method: method.to_string(),
+                path: path.to_owned(),
+                reason,
+            },
+            http::SendError::Tls { reason } => BaoError::Tls { address, reason },
+            e @ http::SendError::CrossOrigin { .. } => {
+                BaoError::Redirect(format!("OpenBao at {e}"))
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod approle_role;
 pub mod audit_device;
 pub mod aws_role;
 pub mod client;
+pub mod consistency;
 pub mod database_connection;
 pub mod database_role;
 pub mod database_static_role;

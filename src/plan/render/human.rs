@@ -281,6 +281,9 @@ pub struct AppliedCounts {
     pub ledger_error: bool,
     /// The apply lock could not be released (the error follows).
     pub lock_error: bool,
+    /// Why dispatching stopped when it was not an interrupt (the server stopped answering,
+    /// the lock was lost).
+    pub stopped: Option<String>,
 }
 
 /// The summary line of an apply: "Apply complete!" only when everything went through.
@@ -290,7 +293,12 @@ pub fn applied(c: &AppliedCounts) -> String {
         "{} added, {} changed, {} destroyed",
         s.add, s.change, s.destroy
     );
-    let mut line = if c.cancelled > 0 {
+    let mut line = if let Some(why) = &c.stopped {
+        format!(
+            "Apply stopped, {why}: {done}; {} not started, {} failed, {} skipped.",
+            c.cancelled, c.failed, c.skipped
+        )
+    } else if c.cancelled > 0 {
         format!(
             "Apply interrupted: {done}; {} not started, {} failed, {} skipped.",
             c.cancelled, c.failed, c.skipped
@@ -318,5 +326,29 @@ pub fn applied(c: &AppliedCounts) -> String {
             c.manual
         ));
     }
+    if let Some(next) = next_step(c) {
+        line.push('\n');
+        line.push_str(&next);
+    }
     line
+}
+
+/// What the operator does after an apply that did not go through.
+fn next_step(c: &AppliedCounts) -> Option<String> {
+    let mut steps = Vec::new();
+    if c.stopped.is_some() || c.ledger_error {
+        steps.push(
+            "run `aegisctl apply` again once OpenBao answers: what was done is recorded (writes in doubt as pending), and the re-run converges from where this one stopped",
+        );
+    } else if c.failed + c.skipped + c.inconsistent > 0 {
+        steps.push("fix the causes shown above and run `aegisctl apply` again: what succeeded is recorded and is not redone");
+    } else if c.cancelled > 0 {
+        steps.push(
+            "run `aegisctl apply` again to finish: what succeeded is recorded and is not redone",
+        );
+    }
+    if c.lock_error {
+        steps.push("the lock frees itself when its lease expires (or run `aegisctl unlock` once no apply runs)");
+    }
+    (!steps.is_empty()).then(|| format!("Next: {}.", steps.join("; ")))
 }

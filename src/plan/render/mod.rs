@@ -185,11 +185,17 @@ mod tests {
                 lock_error: true,
                 ..ok.clone()
             },
+            human::AppliedCounts {
+                stopped: Some("OpenBao stopped answering".into()),
+                cancelled: 1,
+                ..ok.clone()
+            },
         ];
         for c in cases {
             let line = human::applied(&c);
             assert!(!line.contains("complete!"), "{c:?}: {line}");
             assert!(line.contains("1 added"), "{line}");
+            assert!(line.contains("\nNext: "), "no next step: {line}");
         }
     }
 }
