@@ -415,7 +415,9 @@ fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
         }
         cur = err.source();
     }
-    false
+    // Layers between reqwest and rustls do not always keep the error's type: its words stay.
+    let words = innermost(e);
+    words.contains("invalid peer certificate") || words.contains("certificate verify failed")
 }
 
 /// The most specific message in an error's source chain ("Connection refused (os error 111)"

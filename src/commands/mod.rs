@@ -38,10 +38,9 @@ pub enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Topology(#[from] TopologyError),
+    /// OpenBao's errors carry their own help (what to check depends on what went wrong).
     #[error(transparent)]
-    #[diagnostic(help(
-        "check that OpenBao is running and that openbao.address / BAO_ADDR and the token are right"
-    ))]
+    #[diagnostic(transparent)]
     Bao(Box<BaoError>),
     #[error(transparent)]
     #[diagnostic(help(

@@ -27,4 +27,5 @@ mod safety_prune;
 mod safety_secrets;
 mod safety_util;
 mod schema;
+mod transport;
 mod walking_skeleton;

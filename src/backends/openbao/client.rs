@@ -102,7 +102,7 @@ pub enum BaoError {
         path: String,
         reason: String,
     },
-    #[error("OpenBao at {address}: {reason}")]
+    #[error("OpenBao at {address}: TLS verification failed: {reason}")]
     Tls { address: String, reason: String },
     #[error("{0}")]
     Redirect(String),
