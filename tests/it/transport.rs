@@ -207,6 +207,7 @@ impl Drop for TlsBao {
     }
 }
 
+#[allow(clippy::zombie_processes)] // waited for by TlsBao's Drop
 fn tls_bao() -> TlsBao {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
