@@ -9,6 +9,7 @@ mod cli_edges;
 mod cli_polish;
 mod database_namespaces;
 mod engines_auth_audit;
+mod failures;
 mod fault_proxy;
 mod fault_proxy_checks;
 mod faults;
