@@ -418,7 +418,9 @@ fn print_report(
                 let err = match o {
                     Outcome::Failed(e) => Some(e.clone()),
                     Outcome::Skipped(up) => Some(format!("upstream {up} failed")),
-                    Outcome::Done | Outcome::Manual | Outcome::Cancelled => None,
+                    // Not started because the run could not go on: say why on each.
+                    Outcome::Cancelled => stopped.clone(),
+                    Outcome::Done | Outcome::Manual => None,
                 };
                 (c.clone(), o.word().to_owned(), err)
             })
