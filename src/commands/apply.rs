@@ -22,7 +22,7 @@ use crate::plan::render::{human, json};
 use crate::plan::{Action, Change, PlanOptions};
 use crate::printer::Printer;
 use crate::state::ledger::Ledger;
-use crate::state::lock::{Lock, whoami};
+use crate::state::lock::{self, Lock};
 
 /// The flags of a saved plan, as words.
 fn describe(o: &PlanOptions) -> String {
@@ -93,9 +93,25 @@ pub(super) async fn run(
     Ledger::new(&desired.ledger_mount, &desired.name, exists)
         .ensure_mount(&client)
         .await?;
-    let holder = whoami(&session.token_name().await);
-    let lock = Lock::acquire(&client, &desired.ledger_mount, &holder).await?;
+    if !exists {
+        // The mount table read before has no ledger: read it again, or the ledger would be
+        // taken as empty when an apply racing this one has just filled it.
+        session.bao.forget_tables("");
+    }
+    let holder = session.token_name().await;
+    let (mut lock, took_over) =
+        Lock::acquire(&client, &desired.ledger_mount, &holder, lock::lease()?).await?;
+    if let Some(warning) = took_over {
+        printer.warn(&warning);
+    }
     let cancel = Cancel::default();
+    // A lock lost while running (taken over, or `unlock --force`) stops the dispatching as an
+    // interrupt does: two applies must not write side by side.
+    let (lost_printer, lost_cancel) = (printer.clone(), cancel.clone());
+    lock.keep_alive(move |why| {
+        lost_cancel.set();
+        lost_printer.warn(&why);
+    });
     let signals = watch_signals(printer.clone(), cancel.clone(), topology_file.clone());
     let result = locked(
         printer,
@@ -108,7 +124,7 @@ pub(super) async fn run(
         &cancel,
     )
     .await;
-    let released = lock.release(&client).await;
+    let released = lock.release().await;
     signals.abort();
     // The summary comes after the lock is given back, so that it can say when that failed
     // ("Apply complete!" is never followed by an error).
