@@ -105,7 +105,8 @@ impl Record {
             host: text("host").to_owned(),
             pid: data
                 .get("pid")
-                .and_then(Value::as_u64)
+                // A lock written by hand (`bao kv put`) holds it as text.
+                .and_then(|p| p.as_u64().or_else(|| p.as_str()?.parse().ok()))
                 .and_then(|p| u32::try_from(p).ok())
                 .unwrap_or(0),
             since: text("since").to_owned(),
