@@ -13,6 +13,7 @@ mod harness;
 mod http_edge;
 mod import_roundtrip;
 mod interrupts;
+mod locks;
 mod malformed;
 mod postgres;
 mod references;
