@@ -118,8 +118,13 @@ pub enum Command {
     },
     /// Mint wrapped single-use SecretIDs and render each host's cloud-init, Incus profile or env file
     Bootstrap(BootstrapArgs),
-    /// Clear an apply lock left behind by a killed aegisctl
-    Unlock { file: PathBuf },
+    /// Release an apply lock whose holder is gone (its lease expired, or its process on this host exited)
+    Unlock {
+        file: PathBuf,
+        /// Release it even though its holder looks alive (a running apply stops at its next heartbeat)
+        #[arg(long)]
+        force: bool,
+    },
     /// Write a topology for what already exists on a server
     Import {
         #[command(subcommand)]

@@ -22,7 +22,7 @@ use crate::plan::render::{human, json};
 use crate::plan::{Action, Change, PlanOptions};
 use crate::printer::Printer;
 use crate::state::ledger::Ledger;
-use crate::state::lock::{Lock, whoami};
+use crate::state::lock::{self, Lock};
 
 /// The flags of a saved plan, as words.
 fn describe(o: &PlanOptions) -> String {
@@ -93,9 +93,25 @@ pub(super) async fn run(
     Ledger::new(&desired.ledger_mount, &desired.name, exists)
         .ensure_mount(&client)
         .await?;
-    let holder = whoami(&session.token_name().await);
-    let lock = Lock::acquire(&client, &desired.ledger_mount, &holder).await?;
+    if !exists {
+        // The mount table read before has no ledger: read it again, or the ledger would be
+        // taken as empty when an apply racing this one has just filled it.
+        session.bao.forget_tables("");
+    }
+    let holder = session.token_name().await;
+    let (mut lock, took_over) =
+        Lock::acquire(&client, &desired.ledger_mount, &holder, lock::lease()?).await?;
+    if let Some(warning) = took_over {
+        printer.warn(&warning);
+    }
     let cancel = Cancel::default();
+    // A lock lost while running (taken over, or `unlock --force`) stops the dispatching as an
+    // interrupt does: two applies must not write side by side.
+    let (lost_printer, lost_cancel) = (printer.clone(), cancel.clone());
+    lock.keep_alive(move |why| {
+        lost_printer.warn(&why);
+        lost_cancel.stop(why);
+    });
     let signals = watch_signals(printer.clone(), cancel.clone(), topology_file.clone());
     // The circuit opening (OpenBao failing for longer than the retry budget) stops the
     // dispatching: the remaining changes are "not started", not each retried in turn.
@@ -120,7 +136,7 @@ pub(super) async fn run(
         &cancel,
     )
     .await;
-    let released = lock.release(&client).await;
+    let released = lock.release().await;
     signals.abort();
     outage.abort();
     // The summary comes after the lock is given back, so that it can say when that failed
@@ -154,7 +170,13 @@ pub(super) async fn run(
         (Ok(_), Err(e)) => Err(e.into()),
         (Err(e), Ok(())) => Err(e),
         (Err(e), Err(r)) => {
-            printer.warn(&format!("{r}; clear it with `aegisctl unlock`"));
+            let hint = match r {
+                crate::state::lock::LockError::Lost { .. } => "",
+                _ => {
+                    "; it frees itself when its lease expires, or run `aegisctl unlock` once no apply runs"
+                }
+            };
+            printer.warn(&format!("{r}{hint}"));
             Err(e)
         }
     }

@@ -48,9 +48,7 @@ pub enum CliError {
     ))]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
-    #[diagnostic(help(
-        "wait for the other apply to finish; if no apply is running (a killed process), clear it with `aegisctl unlock FILE`"
-    ))]
+    #[diagnostic(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -154,7 +152,7 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
             run,
         } => apply::run(&printer, &file, auto_approve, &plan, &run).await,
         Command::Drift { file, run } => drift::run(&printer, &file, &run).await,
-        Command::Unlock { file } => unlock::run(&printer, &file).await,
+        Command::Unlock { file, force } => unlock::run(&printer, &file, force).await,
         Command::Bootstrap(args) => bootstrap::run(&printer, &args).await,
         Command::Import { source } => match source {
             ImportSource::Openbao {

@@ -5,6 +5,13 @@
 //! other, and it counts as done only when OpenBao answers with the new version: a write that
 //! came back without one (a 404 through a standby, a proxy that swallowed it) stored nothing,
 //! and saying otherwise would leave a run that believes it recorded what it did.
+//!
+//! A write whose answer was lost (the connection dropped, a 5xx, or a check-and-set mismatch
+//! because the HTTP layer retried a write that had in fact landed) is not taken as failed at
+//! once: the document is read back, and if it holds exactly what this call wrote at a version
+//! past the expected one, that version is the confirmation. Without this a lost answer would
+//! turn our own write into a "someone else changed it" conflict, and lock a run out of its own
+//! apply lock.
 
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -88,24 +95,43 @@ pub async fn write_body(
     body: Body,
     cas: u64,
 ) -> Result<u64, DocError> {
-    match client.write("", &data_path(mount, key), &body).await {
-        Ok(resp) => resp
-            .as_ref()
-            .and_then(|v| v.pointer("/data/version"))
-            .and_then(Value::as_u64)
-            .ok_or_else(|| DocError::Unacknowledged {
-                mount: mount.to_owned(),
-                key: key.to_owned(),
-            }),
-        Err(e) if e.status() == Some(400) && e.to_string().contains("check-and-set") => {
-            Err(DocError::Conflict {
-                mount: mount.to_owned(),
-                key: key.to_owned(),
-                expected: cas,
-            })
+    let err = match client.write("", &data_path(mount, key), &body).await {
+        Ok(resp) => {
+            return resp
+                .as_ref()
+                .and_then(|v| v.pointer("/data/version"))
+                .and_then(Value::as_u64)
+                .ok_or_else(|| DocError::Unacknowledged {
+                    mount: mount.to_owned(),
+                    key: key.to_owned(),
+                });
         }
-        Err(e) => Err(e.into()),
+        Err(e) => e,
+    };
+    let conflict = err.status() == Some(400) && err.to_string().contains("check-and-set");
+    let lost = conflict
+        || matches!(err, BaoError::Unreachable { .. } | BaoError::Decode { .. })
+        || matches!(err.status(), Some(500..=599));
+    if lost && let Some(version) = landed(client, mount, key, &body, cas).await {
+        return Ok(version);
     }
+    if conflict {
+        Err(DocError::Conflict {
+            mount: mount.to_owned(),
+            key: key.to_owned(),
+            expected: cas,
+        })
+    } else {
+        Err(err.into())
+    }
+}
+
+/// The version at which the document holds exactly the data of `body`, if it moved past `cas`:
+/// our own write, whose answer was lost. A failed re-read proves nothing, so it is `None`.
+async fn landed(client: &BaoClient, mount: &str, key: &str, body: &Body, cas: u64) -> Option<u64> {
+    let sent = body.json().get("data")?.as_object()?;
+    let stored = read(client, mount, key).await.ok()?;
+    (stored.version > cas && stored.data.as_ref() == Some(sent)).then_some(stored.version)
 }
 
 /// Deletes a document and all its versions.
@@ -122,3 +148,7 @@ pub async fn list(client: &BaoClient, mount: &str, prefix: &str) -> Result<Vec<S
         )
         .await
 }
+
+#[cfg(test)]
+#[path = "doc_tests.rs"]
+mod tests;

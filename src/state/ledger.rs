@@ -95,6 +95,16 @@ pub struct Ledger {
     pub mount_exists: bool,
 }
 
+/// Whether the mount at `path` (`sys/mounts/MOUNT`) is a KV v2 mount.
+async fn is_kv2(client: &BaoClient, path: &crate::backends::path::ApiPath) -> bool {
+    let Ok(Some(v)) = client.read("", path).await else {
+        return false;
+    };
+    let v = v.get("data").unwrap_or(&v);
+    v.get("type").and_then(Value::as_str) == Some("kv")
+        && v.pointer("/options/version").and_then(Value::as_str) == Some("2")
+}
+
 fn bao(mount: &str) -> impl FnOnce(BaoError) -> LedgerError + '_ {
     move |source| LedgerError::Bao {
         mount: mount.to_owned(),
@@ -253,17 +263,19 @@ impl Ledger {
             "options": { "version": "2" },
             "description": format!("{LEDGER_DESCRIPTION_PREFIX} managed addresses and input fingerprints (no values)"),
         }));
-        client
-            .write(
-                "",
-                &crate::backends::openbao::sys_path(
-                    crate::backends::openbao::Table::Secrets,
-                    &mount,
-                ),
-                &body,
-            )
-            .await
-            .map_err(bao(&mount))?;
+        let path =
+            crate::backends::openbao::sys_path(crate::backends::openbao::Table::Secrets, &mount);
+        match client.write("", &path, &body).await {
+            Ok(_) => {}
+            // An apply started at the same moment created it between our look and our write:
+            // a KV v2 mount there is the ledger we would have made, and the lock decides which
+            // of the two runs.
+            Err(e)
+                if e.status() == Some(400)
+                    && e.to_string().contains("already in use")
+                    && is_kv2(client, &path).await => {}
+            Err(e) => return Err(bao(&mount)(e)),
+        }
         let config = Body::new(json!({ "max_versions": 5 }));
         client
             .write(

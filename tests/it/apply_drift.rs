@@ -504,8 +504,13 @@ fn concurrent_apply_is_refused_naming_the_lock_holder() {
     )
     .expect("client");
     let holder = "lock-tester@test-host pid 4242";
-    let lock = rt
-        .block_on(Lock::acquire(&client, "aegisctl", holder))
+    let (lock, _) = rt
+        .block_on(Lock::acquire(
+            &client,
+            "aegisctl",
+            holder,
+            Duration::from_secs(60),
+        ))
         .expect("take the lock");
 
     let refused = ctl(&bao, &["apply", "--auto-approve", s(&file)]);
@@ -520,8 +525,7 @@ fn concurrent_apply_is_refused_naming_the_lock_holder() {
         "a refused apply changed the role"
     );
 
-    rt.block_on(lock.release(&client))
-        .expect("release the lock");
+    rt.block_on(lock.release()).expect("release the lock");
     ctl_ok(&bao, &["apply", "--auto-approve", s(&file)]);
     assert_eq!(role_field(&bao, "app", "token_ttl"), 10800);
 

@@ -29,6 +29,11 @@ pub struct Background {
 
 impl Background {
     pub fn start(bao: &Bao, args: &[&str]) -> Background {
+        Self::start_with_env(bao, &[], args)
+    }
+
+    /// As [`Background::start`], with extra environment variables.
+    pub fn start_with_env(bao: &Bao, env: &[(&str, &str)], args: &[&str]) -> Background {
         let n = std::fs::read_dir(bao.dir.path()).map_or(0, |d| d.count());
         let stdout = bao.dir.path().join(format!("bg-{n}.out"));
         let stderr = bao.dir.path().join(format!("bg-{n}.err"));
@@ -40,6 +45,7 @@ impl Background {
             .env_remove("BAO_NAMESPACE")
             .env_remove("VAULT_ADDR")
             .env_remove("VAULT_TOKEN")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
@@ -50,6 +56,10 @@ impl Background {
             stdout,
             stderr,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn running(&mut self) -> bool {

@@ -1,7 +1,7 @@
 //! SIGINT during an apply: no new change starts, the ones in flight finish, the ledger is
 //! written (nothing left pending), the lock is given back, the summary says what was not
 //! started, exit 130 — and a re-run converges. A second SIGINT exits at once, leaving the lock
-//! held for `aegisctl unlock`.
+//! held until `aegisctl unlock` (or the next apply on this host) sees its process gone.
 
 use std::path::Path;
 
@@ -117,14 +117,9 @@ fn a_second_sigint_exits_at_once_and_leaves_the_lock_for_unlock() {
         "exited at once, without finishing:\n{run}"
     );
     let holder = lock_holder(&bao);
-    assert!(holder.contains("pid"), "the lock is left held: {holder:?}");
+    assert!(!holder.is_empty(), "the lock is left held");
 
-    let refused = ctl(&bao, &["apply", "--auto-approve", s(&file)]);
-    assert_eq!(refused.code, Some(1), "{refused}");
-    assert!(
-        refused.stderr.contains("another apply holds the lock"),
-        "{refused}"
-    );
+    // Its process is gone: `unlock` needs no --force (and the next apply would take it over).
     let unlock = ctl_ok(&bao, &["unlock", s(&file)]);
     assert!(
         unlock

@@ -18,6 +18,7 @@ mod http_edge;
 mod http_wire;
 mod import_roundtrip;
 mod interrupts;
+mod locks;
 mod malformed;
 mod postgres;
 mod references;
