@@ -237,3 +237,35 @@ fn the_secret_id_mint_is_never_sent_twice_and_leaves_no_unrecorded_secret_id() {
         .count();
     assert_eq!(sent, 2, "the 429 was followed by one retry");
 }
+
+#[test]
+fn lost_answers_to_the_lock_and_ledger_writes_are_recognised_as_our_own() {
+    for (label, fault) in [
+        ("lost answer", Fault::lost_answer()),
+        ("503 after forwarding", Fault::unavailable_after()),
+    ] {
+        let bao = Bao::start();
+        let proxy = FaultProxy::start(&bao.addr);
+        let file = topology(&bao, "t", TRANSIT);
+        proxy.set_faults(vec![
+            fault.clone().writes().prefix("aegisctl/data/lock").first(1),
+            fault.writes().prefix("aegisctl/data/shards").first(1),
+        ]);
+        let run = via(&bao, &proxy, &["apply", "--auto-approve", s(&file)]);
+        assert_eq!(run.code, Some(0), "{label}: {run}");
+        assert!(run.stdout.contains("Apply complete!"), "{label}: {run}");
+        let hit: Vec<_> = proxy
+            .requests()
+            .into_iter()
+            .filter(|r| r.fault.is_some())
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(hit.len(), 2, "{label}: both faults fired: {hit:?}");
+        // The lock was given back, and the next run is not locked out by it.
+        proxy.clear();
+        assert_no_changes(&bao, &file, &[]);
+        let again = via(&bao, &proxy, &["apply", "--auto-approve", s(&file)]);
+        assert_eq!(again.code, Some(0), "{label}: {again}");
+        assert!(!again.all().contains("took over"), "{label}: {again}");
+    }
+}
