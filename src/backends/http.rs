@@ -2,7 +2,8 @@
 //!
 //! - **Redirects** are followed only within the origin (scheme, host and port) the request was
 //!   sent to: a token header must never reach a host the operator did not name. A redirect
-//!   elsewhere is an error naming both addresses.
+//!   elsewhere is not followed: it is retried like a 503 (a raft standby redirects to the dead
+//!   leader during an election) and, if it lasts, is an error naming both addresses.
 //! - **Retries**: connection failures, lost answers, 429, 502/503/504 are retried with
 //!   exponential backoff and jitter, honouring `Retry-After`; a 500 a few times only (it is
 //!   usually an answer, not an outage). TLS verification failures and other 4xx never are.
@@ -306,13 +307,20 @@ pub async fn send(
             Ok((a, hint)) => (Some(a), hint, None),
             Err(e) => (None, None, Some(e)),
         };
-        if let Some(e) = &error {
-            if let Some(co) = find::<CrossOrigin>(e) {
-                return Err(SendError::CrossOrigin {
-                    from: co.from.clone(),
-                    to: co.to.clone(),
-                });
-            }
+        // A redirect elsewhere is not followed. A standby answers so while its cluster has
+        // no leader (pointing at the dead one), so it is an outage to ride through like a
+        // 503, reported as the redirect it is if it lasts.
+        let redirect = error
+            .as_ref()
+            .and_then(|e| find::<CrossOrigin>(e))
+            .map(|co| (co.from.clone(), co.to.clone()));
+        let cross = |r: &(String, String)| SendError::CrossOrigin {
+            from: r.0.clone(),
+            to: r.1.clone(),
+        };
+        if let Some(e) = &error
+            && redirect.is_none()
+        {
             if is_tls(e) {
                 return Err(SendError::Tls {
                     reason: innermost(e),
@@ -325,18 +333,28 @@ pub async fn send(
             return finish(answer, error, attempts);
         }
         let reason = match (status, &error) {
+            _ if redirect.is_some() => redirect
+                .as_ref()
+                .map(|r| cross(r).to_string())
+                .unwrap_or_default(),
             (Some(s), _) => format!("answered {s}"),
             (None, Some(e)) => innermost(e),
             (None, None) => "no answer".into(),
         };
         // Surely not processed: the connection was never made, or the server said "later".
-        let unsent = status == Some(429) || error.as_ref().is_some_and(|e| e.is_connect());
+        let unsent = status == Some(429)
+            || redirect.is_some()
+            || error.as_ref().is_some_and(|e| e.is_connect());
+        let give_up = |answer, error| match &redirect {
+            Some(r) => Err(cross(r)),
+            None => finish(answer, error, attempts),
+        };
         if retry == Retry::OnlyIfUnsent && !unsent {
-            return finish(answer, error, attempts);
+            return give_up(answer, error);
         }
         let never_answered = !health.0.answered.load(std::sync::atomic::Ordering::Relaxed);
         if never_answered && status.is_none() && started.elapsed() >= FIRST_CONTACT {
-            return finish(answer, error, attempts);
+            return give_up(answer, error);
         }
         // A 500 is the server speaking: a few attempts, outside the outage clock. A 429 too
         // (the server is there, pacing us), bounded by the budget per request.
@@ -347,9 +365,10 @@ pub async fn send(
             _ => health.bad(began, &reason),
         };
         let Some(remaining) = remaining else {
-            return match status {
-                Some(_) => finish(answer, error, attempts),
-                None => Err(SendError::BudgetSpent {
+            return match (status, &redirect) {
+                (_, Some(r)) => Err(cross(r)),
+                (Some(_), None) => finish(answer, error, attempts),
+                (None, None) => Err(SendError::BudgetSpent {
                     budget: health.budget(),
                     last: reason,
                 }),
@@ -358,7 +377,7 @@ pub async fn send(
         let wait = hint.unwrap_or_default().max(backoff(attempts));
         if hint.is_some() && wait > remaining {
             // The server asks for longer than the budget allows: its answer stands.
-            return finish(answer, error, attempts);
+            return give_up(answer, error);
         }
         tracing::debug!(attempts, ?wait, %reason, "retrying after a transient failure");
         tokio::time::sleep(wait.min(remaining)).await;

@@ -13,7 +13,7 @@ use crate::harness::{Bao, Run};
 
 /// The aegisctl binary as `harness::aegisctl_cmd` picks it (`AEGIS_TEST_BIN`, else this
 /// crate's): assert_cmd only runs a command to completion, these tests need a process to stop.
-fn aegisctl_bin() -> PathBuf {
+pub fn aegisctl_bin() -> PathBuf {
     match std::env::var("AEGIS_TEST_BIN") {
         Ok(bin) if !bin.is_empty() => bin.into(),
         _ => env!("CARGO_BIN_EXE_aegisctl").into(),

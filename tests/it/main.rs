@@ -24,6 +24,7 @@ mod postgres;
 mod raft;
 mod raft_cluster;
 mod raft_facts;
+mod raft_failures;
 mod references;
 mod safety_fields;
 mod safety_import;

@@ -87,7 +87,15 @@ async fn a_redirect_to_another_origin_is_refused_and_the_token_stays_home() {
         .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let out = aegisctl(server.uri(), &["plan"], topology(dir.path()), &[]).await;
+    // A redirect elsewhere is retried like an outage (a standby during an election): a short
+    // budget keeps the test short.
+    let out = aegisctl(
+        server.uri(),
+        &["plan", "--retry-budget", "2"],
+        topology(dir.path()),
+        &[],
+    )
+    .await;
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     let trapped = trap.received_requests().await.unwrap_or_default();

@@ -346,7 +346,8 @@ impl BaoClient {
     }
 
     /// A KV v2 mount that was just enabled answers 400 "Upgrading from non-versioned to
-    /// versioned data" for a moment; that answer is retried for up to two seconds.
+    /// versioned data" for a moment (a standby: "Waiting for the primary to upgrade from
+    /// non-versioned to versioned data"); that answer is retried for up to two seconds.
     async fn request_with(
         &self,
         method: Method,
@@ -365,7 +366,7 @@ impl BaoClient {
                 Err(e)
                     if tries < 20
                         && e.status() == Some(400)
-                        && e.to_string().contains("Upgrading from non-versioned") =>
+                        && e.to_string().contains("non-versioned to versioned") =>
                 {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -409,12 +410,12 @@ impl BaoClient {
                 rb = rb.header("X-Vault-Wrap-TTL", ttl);
             }
             if let Some(i) = &index {
-                // A node behind this index waits for it, then answers 429 with Retry-After
-                // (retried by the HTTP layer) rather than serve state older than our writes.
+                // A standby that has not applied our own writes yet hands the request to the
+                // active node instead of answering from older state (or 404 "no handler" for a
+                // mount it does not know yet). Needs no server configuration.
                 rb = rb
                     .header("X-Vault-Index", i.as_str())
-                    .header("X-Vault-Inconsistent", "await-state")
-                    .header("X-Vault-Inconsistent", "fail");
+                    .header("X-Vault-Inconsistent", "forward-active-node");
             }
             if let Some(b) = body {
                 // OpenBao wants PATCH bodies as JSON merge patches, and reads only one

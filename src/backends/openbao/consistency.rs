@@ -2,8 +2,8 @@
 //!
 //! OpenBao answers writes with an `X-Vault-Index` header (base64 of a JSON object with the
 //! `cluster` and a storage-specific `value`). aegisctl sends the newest one it got back with
-//! every later request, so that a standby serving reads waits until it has applied our own
-//! writes. Answers to concurrent writes can arrive out of order; when both values read as raft
+//! every later request (with `X-Vault-Inconsistent: forward-active-node`), so that a standby
+//! that has not applied our own writes yet forwards the request to the active node. Answers to concurrent writes can arrive out of order; when both values read as raft
 //! log positions the larger wins, otherwise the latest answer does (the index is meant to be
 //! opaque, so this is a best effort that never goes wrong by more than one concurrent write).
 
