@@ -320,12 +320,11 @@ pub async fn send(
         };
         if let Some(e) = &error
             && redirect.is_none()
+            && is_tls(e)
         {
-            if is_tls(e) {
-                return Err(SendError::Tls {
-                    reason: innermost(e),
-                });
-            }
+            return Err(SendError::Tls {
+                reason: innermost(e),
+            });
         }
         let status = answer.as_ref().map(|a| a.status);
         if status.is_some_and(|s| !retryable_status(s)) {
