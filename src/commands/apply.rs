@@ -80,6 +80,7 @@ pub(super) async fn run(
     target_closure(&desired, &opts.targets)?;
     let parallelism: usize = run.parallelism.into();
     let session = Session::connect(printer, &desired)?;
+    session.wait_for_standby(printer).await;
     session.resolve_vault(&mut desired).await?;
     let client = session.client().clone();
     // A field OpenBao does not know is refused before the first write (the ledger mount, the

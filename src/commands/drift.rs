@@ -16,6 +16,7 @@ pub(super) async fn run(printer: &Printer, file: &Path, run: &RunFlags) -> Resul
     let mut desired = load(printer, file)?;
     let parallelism: usize = run.parallelism.into();
     let session = Session::connect(printer, &desired)?;
+    session.wait_for_standby(printer).await;
     session.resolve_vault(&mut desired).await?;
     let ledger = session.ledger(&desired, parallelism).await?;
     let observed = session

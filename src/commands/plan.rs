@@ -44,6 +44,7 @@ pub(super) async fn run(
     target_closure(&desired, &flags.targets)?;
     let parallelism: usize = run.parallelism.into();
     let session = Session::connect(printer, &desired)?;
+    session.wait_for_standby(printer).await;
     session.resolve_vault(&mut desired).await?;
     let ledger = session.ledger(&desired, parallelism).await?;
     let opts = options(flags);

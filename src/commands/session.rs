@@ -116,6 +116,14 @@ impl Session {
         &self.bao.client
     }
 
+    /// Before reading live state: a raft standby that lags behind its leader is given a moment
+    /// to catch up, and if it does not, the operator is told that what follows may be stale.
+    pub async fn wait_for_standby(&self, printer: &Printer) {
+        if let Some(warning) = crate::backends::openbao::ha::standby_lag(self.client()).await {
+            printer.warn(&warning);
+        }
+    }
+
     /// The token's display name, for lock and audit records (best effort).
     pub async fn token_name(&self) -> String {
         match self

@@ -276,3 +276,46 @@ fn an_apply_pointed_at_a_standby_rides_through_the_leaders_death() {
     let _ = node.bao(&["policy", "delete", "pol-00001"]);
     cluster.restart(killed);
 }
+
+#[test]
+fn a_restarted_standby_plans_consistently_or_says_that_it_may_be_stale() {
+    let mut cluster = cluster();
+    let leader = cluster.leader().expect("a leader");
+    let standby = cluster.standby();
+    let dir = tempfile::tempdir().expect("dir");
+    let small = generated(&dir.path().join("small"), 100);
+    let big = generated(&dir.path().join("big"), 600);
+    let leader_addr = cluster.nodes[leader].addr.clone();
+    let run = ctl(
+        &cluster.nodes[leader],
+        &leader_addr,
+        &["apply", "--auto-approve", s(&small)],
+    );
+    assert_eq!(run.code, Some(0), "{run}");
+    // The standby misses a large apply, then comes back and is asked at once.
+    cluster.nodes[standby].kill();
+    let run = ctl(
+        &cluster.nodes[leader],
+        &leader_addr,
+        &["apply", "--auto-approve", s(&big)],
+    );
+    assert_eq!(run.code, Some(0), "{run}");
+    cluster.nodes[standby].restart();
+    let standby_addr = cluster.nodes[standby].addr.clone();
+    let plan = ctl(&cluster.nodes[standby], &standby_addr, &["plan", s(&big)]);
+    let warned = plan.stderr.contains("may be stale");
+    report(&format!(
+        "raft: plan through a just-restarted standby: {}",
+        if warned {
+            "warned that it may be stale"
+        } else {
+            "consistent"
+        }
+    ));
+    assert!(
+        plan.stdout.contains("No changes.") || warned,
+        "phantom changes from a lagging standby, without a word:\n{plan}"
+    );
+    let plan = ctl(&cluster.nodes[standby], &standby_addr, &["plan", s(&big)]);
+    assert!(plan.stdout.contains("No changes."), "{plan}");
+}

@@ -268,6 +268,23 @@ impl BaoClient {
         Sensitive::new(h.finalize().to_vec())
     }
 
+    /// One unauthenticated GET at another node of the cluster (`sys/leader` of the active node a
+    /// standby names): no token is sent, nothing is retried, and any failure is `None`.
+    pub async fn peek(&self, base: &str, path: &str) -> Option<Value> {
+        let url = format!("{}/v1/{path}", base.trim_end_matches('/'));
+        let resp = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        resp.json().await.ok()
+    }
+
     /// GET; `None` when the object does not exist (404).
     pub async fn read(&self, ns: &str, path: &ApiPath) -> Result<Option<Value>, BaoError> {
         self.request(Method::GET, ns, path, None, None).await

@@ -12,6 +12,7 @@ pub mod database_connection;
 pub mod database_role;
 pub mod database_static_role;
 pub mod fields;
+pub mod ha;
 pub mod jwt_role;
 pub mod kv_metadata;
 pub mod kv_secret;
