@@ -22,6 +22,7 @@ mod locks;
 mod malformed;
 mod postgres;
 mod raft;
+mod raft_bench;
 mod raft_cluster;
 mod raft_facts;
 mod raft_failures;
