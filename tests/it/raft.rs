@@ -379,7 +379,7 @@ impl Drop for RaftNode {
 
 pub use crate::raft_cluster::{RaftCluster, cluster};
 
-/// Writes `bytes` to stdout at once (so the output of parallel tests does not interleave).
+/// Prints `text` to stdout in one write (so the output of parallel tests does not interleave).
 pub fn report(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(format!("{text}\n").as_bytes());
