@@ -3,6 +3,7 @@
 //! reports.
 
 mod apply;
+mod apply_report;
 mod bootstrap;
 mod drift;
 mod import;

@@ -35,19 +35,6 @@ pub(crate) fn set_retry_budget(budget: Duration) {
     let _ = RETRY_BUDGET.set(budget);
 }
 
-/// Whether an address reaches only this machine (plain HTTP is then no exposure).
-fn is_loopback(address: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(address) else {
-        return false;
-    };
-    let host = url.host_str().unwrap_or_default();
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host == "localhost" || host.ends_with(".localhost"),
-    }
-}
-
 impl Session {
     pub fn connect(printer: &Printer, desired: &Desired) -> Result<Session, CliError> {
         Self::connect_to(printer, &desired.conn)
@@ -84,10 +71,8 @@ impl Session {
             .ca_cert
             .clone()
             .or_else(|| env("BAO_CACERT", "VAULT_CACERT").map(Into::into));
-        if address.starts_with("http://") && !is_loopback(&address) {
-            printer.warn(&format!(
-                "{address} is plain HTTP to another machine: the token and every secret travel unencrypted; use https://"
-            ));
+        if let Some(warning) = crate::backends::http::plain_http_warning(&address) {
+            printer.warn(&warning);
         }
         let budget = RETRY_BUDGET
             .get()

@@ -6,11 +6,13 @@
 pub mod approle_role;
 pub mod audit_device;
 pub mod aws_role;
+pub mod body;
 pub mod client;
 pub mod consistency;
 pub mod database_connection;
 pub mod database_role;
 pub mod database_static_role;
+pub mod error;
 pub mod fields;
 pub mod ha;
 pub mod jwt_role;

@@ -18,10 +18,16 @@
 //! No request body and no header is ever logged here, because both may carry tokens or secrets.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
+
+mod health;
+mod origin;
+
+pub use health::Health;
+use origin::{CrossOrigin, find, is_tls, same_origin_only};
+pub use origin::{innermost, plain_http_warning};
 
 /// How long a run keeps retrying while the server answers nothing useful.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
@@ -90,91 +96,6 @@ pub enum SendError {
     BudgetSpent { budget: Duration, last: String },
 }
 
-/// The run-wide retry budget and circuit breaker, shared by every request of a run.
-#[derive(Clone, Debug)]
-pub struct Health(Arc<HealthInner>);
-
-#[derive(Debug)]
-struct HealthInner {
-    budget: Duration,
-    answered: std::sync::atomic::AtomicBool,
-    failing_since: Mutex<Option<Instant>>,
-    open: tokio::sync::watch::Sender<Option<String>>,
-}
-
-impl Health {
-    pub fn new(budget: Duration) -> Self {
-        Health(Arc::new(HealthInner {
-            budget,
-            answered: std::sync::atomic::AtomicBool::new(false),
-            failing_since: Mutex::new(None),
-            open: tokio::sync::watch::channel(None).0,
-        }))
-    }
-
-    pub fn budget(&self) -> Duration {
-        self.0.budget
-    }
-
-    /// The reason the circuit opened, once it has.
-    pub fn open_reason(&self) -> Option<String> {
-        self.0.open.borrow().clone()
-    }
-
-    /// Resolves when the circuit opens (never, if it does not).
-    pub async fn opened(&self) -> String {
-        let mut rx = self.0.open.subscribe();
-        let reason = rx
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|v| v.clone());
-        match reason {
-            Some(r) => r,
-            None => std::future::pending().await,
-        }
-    }
-
-    /// The server answered: an outage, if there was one, is over.
-    fn good(&self) {
-        self.0
-            .answered
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Ok(mut since) = self.0.failing_since.lock() {
-            *since = None;
-        }
-    }
-
-    /// An attempt that began at `began` failed: the time left in the budget, or `None` once it
-    /// is spent (and the circuit is then open for the rest of the run).
-    fn bad(&self, began: Instant, reason: &str) -> Option<Duration> {
-        let elapsed = match self.0.failing_since.lock() {
-            Ok(mut since) => since.get_or_insert(began).elapsed(),
-            Err(_) => self.0.budget,
-        };
-        if elapsed >= self.0.budget {
-            self.0.open.send_if_modified(|v| {
-                let first = v.is_none();
-                if first {
-                    *v = Some(reason.to_owned());
-                }
-                first
-            });
-            None
-        } else {
-            Some(self.0.budget - elapsed)
-        }
-    }
-}
-
-/// A redirect target in another origin (the error the redirect policy hands back).
-#[derive(Debug, Error)]
-#[error("redirect from {from} to {to}")]
-struct CrossOrigin {
-    from: String,
-    to: String,
-}
-
 /// Builds a client: TLS verified against the OS trust store plus an optional CA file, and
 /// redirects followed only within one origin.
 pub fn client(ca_cert: Option<&Path>, timeout: Duration) -> Result<reqwest::Client, HttpError> {
@@ -204,39 +125,6 @@ pub fn client(ca_cert: Option<&Path>, timeout: Duration) -> Result<reqwest::Clie
         builder = builder.tls_certs_merge(certs);
     }
     builder.build().map_err(|e| HttpError::Build(innermost(&e)))
-}
-
-fn origin(u: &reqwest::Url) -> (String, Option<String>, Option<u16>) {
-    (
-        u.scheme().to_owned(),
-        u.host_str().map(str::to_owned),
-        u.port_or_known_default(),
-    )
-}
-
-/// Where a URL points, without its path (for messages).
-fn origin_text(u: &reqwest::Url) -> String {
-    let mut u = u.clone();
-    u.set_path("");
-    u.set_query(None);
-    u.as_str().trim_end_matches('/').to_owned()
-}
-
-fn same_origin_only(attempt: reqwest::redirect::Attempt) -> reqwest::redirect::Action {
-    let Some(first) = attempt.previous().first() else {
-        return attempt.follow();
-    };
-    if origin(first) != origin(attempt.url()) {
-        let e = CrossOrigin {
-            from: origin_text(first),
-            to: origin_text(attempt.url()),
-        };
-        return attempt.error(e);
-    }
-    if attempt.previous().len() > MAX_REDIRECTS {
-        return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-    }
-    attempt.follow()
 }
 
 /// Whether an answer with this status is worth another attempt at all.
@@ -351,13 +239,19 @@ pub async fn send(
         if retry == Retry::OnlyIfUnsent && !unsent {
             return give_up(answer, error);
         }
-        let never_answered = !health.0.answered.load(std::sync::atomic::Ordering::Relaxed);
+        let never_answered = !health.answered_once();
         if never_answered && status.is_none() && started.elapsed() >= FIRST_CONTACT {
             return give_up(answer, error);
         }
         // A 500 is the server speaking: a few attempts, outside the outage clock. A 429 too
         // (the server is there, pacing us), bounded by the budget per request.
+        // OpenBao's "no active node" during a raft election is an outage, not an error.
+        let election = answer.as_ref().is_some_and(|a| {
+            a.text.contains("active cluster node not found")
+                || a.text.contains("local node not active")
+        });
         let remaining = match status {
+            Some(500) if election => health.bad(began, &reason),
             Some(500) if attempts >= SERVER_ERROR_ATTEMPTS => None,
             Some(500) => Some(MAX_BACKOFF),
             Some(429) => health.budget().checked_sub(started.elapsed()),
@@ -403,55 +297,6 @@ fn finish(
     }
 }
 
-/// The first error of type `T` in an error's source chain.
-fn find<'a, T: std::error::Error + 'static>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a T> {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(t) = err.downcast_ref::<T>() {
-            return Some(t);
-        }
-        cur = err.source();
-    }
-    None
-}
-
-/// Whether an error is a TLS verification failure (rustls reports it inside an I/O error).
-fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    // Layers between reqwest and rustls do not always keep the error's type: its words stay.
-    let words = innermost(e);
-    words.contains("invalid peer certificate") || words.contains("certificate verify failed")
-}
-
-/// The most specific message in an error's source chain ("Connection refused (os error 111)"
-/// rather than "error sending request").
-pub fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    let msg = cur.to_string();
-    if e.to_string().contains("timed out") || msg.contains("timed out") {
-        return "the request timed out".into();
-    }
-    msg
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,26 +311,5 @@ mod tests {
         assert!(backoff(4) >= FIRST_BACKOFF * 4);
         let samples: std::collections::BTreeSet<Duration> = (0..20).map(|_| backoff(5)).collect();
         assert!(samples.len() > 1, "no jitter: {samples:?}");
-    }
-
-    #[test]
-    fn the_budget_opens_the_circuit_once_spent() {
-        let h = Health::new(Duration::from_millis(50));
-        let t0 = Instant::now();
-        assert!(h.bad(t0, "refused").is_some());
-        assert!(h.open_reason().is_none());
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(h.bad(Instant::now(), "refused again").is_none());
-        assert_eq!(h.open_reason().as_deref(), Some("refused again"));
-    }
-
-    #[test]
-    fn an_answer_resets_the_outage_clock() {
-        let h = Health::new(Duration::from_millis(50));
-        assert!(h.bad(Instant::now(), "x").is_some());
-        std::thread::sleep(Duration::from_millis(60));
-        h.good();
-        assert!(h.bad(Instant::now(), "y").is_some());
-        assert!(h.open_reason().is_none());
     }
 }
