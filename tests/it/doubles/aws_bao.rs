@@ -442,6 +442,12 @@ fn handle(state: &mut State, method: &str, path: &str, body: &Value) -> Reply {
                 "type": "shamir", "initialized": true, "sealed": false, "version": "2.7.2",
             })),
         },
+        // Unauthenticated; a server without HA storage (like a dev server) answers just this.
+        ("GET", "sys/leader") => Reply {
+            status: 200,
+            known: true,
+            body: Some(json!({ "ha_enabled": false })),
+        },
         ("GET", "sys/auth") => ok_json(Value::Object(state.auth.clone())),
         ("GET", "auth/token/lookup-self") => ok_json(json!({
             "display_name": "root",
