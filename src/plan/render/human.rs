@@ -348,7 +348,7 @@ fn next_step(c: &AppliedCounts) -> Option<String> {
         );
     }
     if c.lock_error {
-        steps.push("the lock frees itself when its lease expires (or run `aegisctl unlock` once no apply runs)");
+        steps.push("the lock could not be given back: the next apply on this host takes it over, from elsewhere once its lease expires (or run `aegisctl unlock` once no apply runs)");
     }
     (!steps.is_empty()).then(|| format!("Next: {}.", steps.join("; ")))
 }
