@@ -153,14 +153,7 @@ impl Bao {
 
     /// aegisctl, pointed at this server, colour off.
     pub fn aegisctl(&self) -> assert_cmd::Command {
-        let mut cmd = aegisctl_cmd();
-        cmd.env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", &self.token)
-            .env("NO_COLOR", "1")
-            .env_remove("BAO_NAMESPACE")
-            .env_remove("VAULT_ADDR")
-            .env_remove("VAULT_TOKEN");
-        cmd
+        aegisctl_at(&self.addr, &self.token)
     }
 
     /// Every request recorded so far.
@@ -206,6 +199,18 @@ pub fn aegisctl_cmd() -> assert_cmd::Command {
 }
 
 /// The repository root (for inventories/ and policies/).
+/// aegisctl pointed at `addr` with `token`, colour off, no inherited OpenBao settings.
+pub fn aegisctl_at(addr: &str, token: &str) -> assert_cmd::Command {
+    let mut cmd = aegisctl_cmd();
+    cmd.env("BAO_ADDR", addr)
+        .env("BAO_TOKEN", token)
+        .env("NO_COLOR", "1")
+        .env_remove("BAO_NAMESPACE")
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN");
+    cmd
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

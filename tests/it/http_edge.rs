@@ -15,7 +15,7 @@ const TOKEN: &str = "s.http-edge-token-canary-5b7e";
 
 /// One policy: a plan reads `GET sys/mounts` (is the ledger mount there?) and
 /// `GET sys/policies/acl/reader`.
-const ONE_POLICY: &str = "\
+pub const ONE_POLICY: &str = "\
 version: 1
 openbao:
   policies:
@@ -23,7 +23,7 @@ openbao:
       path \"secret/*\" { capabilities = [\"read\"] }
 ";
 
-fn mounts_body() -> serde_json::Value {
+pub fn mounts_body() -> serde_json::Value {
     let table = json!({
         "secret/": { "type": "kv", "options": { "version": "2" }, "description": "key/value secret storage" },
         "sys/": { "type": "system", "description": "system endpoints" },

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{aegisctl_cmd, bao_bin, free_port};
+use crate::harness::{bao_bin, free_port};
 use crate::http_wire::{CallError, Response, call};
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -342,14 +342,7 @@ impl RaftNode {
 
     /// aegisctl pointed at this node, colour off.
     pub fn aegisctl(&self) -> assert_cmd::Command {
-        let mut cmd = aegisctl_cmd();
-        cmd.env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", &self.token)
-            .env("NO_COLOR", "1")
-            .env_remove("BAO_NAMESPACE")
-            .env_remove("VAULT_ADDR")
-            .env_remove("VAULT_TOKEN");
-        cmd
+        crate::harness::aegisctl_at(&self.addr, &self.token)
     }
 
     /// The last `n` lines of the server log.

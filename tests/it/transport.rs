@@ -6,31 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::harness::{bao_bin, free_port, write_topology};
+use crate::http_edge::{ONE_POLICY, mounts_body};
 
 const TOKEN: &str = "s.transport-token-canary-91d3";
-
-const ONE_POLICY: &str = "\
-version: 1
-openbao:
-  policies:
-    reader: |
-      path \"secret/*\" { capabilities = [\"read\"] }
-";
-
-fn mounts_body() -> serde_json::Value {
-    let table = json!({
-        "secret/": { "type": "kv", "options": { "version": "2" }, "description": "" },
-        "sys/": { "type": "system", "description": "" },
-    });
-    let mut body = table.clone();
-    body["data"] = table;
-    body
-}
 
 /// Runs aegisctl off the async runtime the mock servers live on.
 async fn aegisctl(addr: String, args: &[&str], file: PathBuf, env: &[(&str, String)]) -> Output {
