@@ -8,6 +8,25 @@ use crate::model::{Desired, Host, HostKind, ResourceId};
 
 /// A host of `hosts:`; its AppRole role must be declared (unless `external: true`).
 pub(super) fn hosts(r: &mut Resolver, name: &str, h: &RawHost, desired: &mut Desired) {
+    // A host's name becomes a file name (HOST.user-data.yaml in --out-dir) and a ledger key:
+    // `../x` or `a/b` would write outside the directory the operator chose.
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !plain {
+        let at = r.key_loc(h.kind.loc, name);
+        r.problem(
+            at,
+            format!(
+                "host `{}`: a host name is letters, digits, `.`, `-` and `_`, not starting with `.`",
+                name.escape_debug()
+            ),
+            "the name becomes the file name of the rendered artefact and a key in the ledger: rename the host".to_string(),
+        );
+        return;
+    }
     let kind = match h.kind.as_str() {
         Some("lxc") => HostKind::Lxc,
         Some("agent") => HostKind::Agent,
