@@ -1,17 +1,18 @@
 //! The bootstrap audit trail: one record per minted SecretID — host, role, namespace, SecretID
 //! accessor, wrapping accessor, creation time, TTLs, who minted it — never a token or a
-//! SecretID. Kept in the ledger (`LEDGER/bootstrap/HOST`, written with check-and-set) so
-//! `--list` and `--revoke` work from any machine, and appended to a local JSON-lines file.
+//! SecretID. Kept in the ledger (`LEDGER/bootstrap/HOST`, a check-and-set document of
+//! `state::doc` like the ledger's shards and the lock) so `--list` and `--revoke` work from any
+//! machine, and appended to a local JSON-lines file.
 
 use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::BootstrapError;
-use crate::backends::openbao::{BaoClient, Body};
-use crate::backends::path::ApiPath;
+use crate::backends::openbao::BaoClient;
+use crate::state::doc::{self, DocError};
 
 /// One minted (or revoked) bootstrap.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,11 +38,9 @@ pub struct MintRecord {
     pub status_at_revoke: Option<super::secret_id::Status>,
 }
 
-fn path(ledger: &str, host: &str) -> ApiPath {
-    ApiPath::route("")
-        .path(ledger)
-        .lit("data/bootstrap")
-        .name(host)
+/// The document key of a host's records (host names are plain names: see topology/hosts.rs).
+fn key(host: &str) -> String {
+    format!("bootstrap/{host}")
 }
 
 /// The ledger's records for a host, with the KV version for check-and-set.
@@ -50,16 +49,11 @@ pub async fn read(
     ledger: &str,
     host: &str,
 ) -> Result<(Vec<MintRecord>, u64), BootstrapError> {
-    let resp = client.read("", &path(ledger, host)).await?;
-    let Some(v) = resp else {
-        return Ok((Vec::new(), 0));
-    };
-    let version = v
-        .pointer("/data/metadata/version")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let records = v
-        .pointer("/data/data/records")
+    let stored = doc::read(client, ledger, &key(host)).await?;
+    let records = stored
+        .data
+        .as_ref()
+        .and_then(|d| d.get("records"))
         .cloned()
         .map(serde_json::from_value)
         .transpose()
@@ -69,20 +63,16 @@ pub async fn read(
             ))
         })?
         .unwrap_or_default();
-    Ok((records, version))
+    Ok((records, stored.version))
 }
 
 /// Hosts that have records in the ledger.
 pub async fn hosts(client: &BaoClient, ledger: &str) -> Result<Vec<String>, BootstrapError> {
-    Ok(client
-        .list(
-            "",
-            &ApiPath::route("").path(ledger).lit("metadata/bootstrap"),
-        )
-        .await?)
+    Ok(doc::list(client, ledger, "bootstrap").await?)
 }
 
-/// Writes a host's records back with check-and-set.
+/// Writes a host's records back with check-and-set (a write whose answer was lost is
+/// recognised as ours by reading it back, see `state::doc`).
 pub async fn write(
     client: &BaoClient,
     ledger: &str,
@@ -90,19 +80,21 @@ pub async fn write(
     records: &[MintRecord],
     version: u64,
 ) -> Result<(), BootstrapError> {
-    let body = Body::new(json!({ "options": { "cas": version }, "data": { "records": records } }));
-    let resp = client.write("", &path(ledger, host), &body).await?;
-    // KV v2 answers a stored write with its new version; anything else stored nothing.
-    if resp
-        .as_ref()
-        .and_then(|v| v.pointer("/data/version"))
-        .is_none()
-    {
-        return Err(BootstrapError::Refused(format!(
-            "the bootstrap records of {host} were not stored in the ledger `{ledger}` (OpenBao did not answer with a version)"
-        )));
-    }
-    Ok(())
+    doc::write(
+        client,
+        ledger,
+        &key(host),
+        json!({ "records": records }),
+        version,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| match e {
+        DocError::Bao(b) => BootstrapError::Bao(b),
+        other => BootstrapError::Refused(format!(
+            "the bootstrap records of {host} were not stored in the ledger `{ledger}`: {other}"
+        )),
+    })
 }
 
 /// Appends records to the local JSON-lines audit file (created 0600).

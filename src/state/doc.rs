@@ -110,6 +110,7 @@ pub async fn write_body(
     };
     let conflict = err.status() == Some(400) && err.to_string().contains("check-and-set");
     let lost = conflict
+        || err.may_have_landed()
         || matches!(err, BaoError::Unreachable { .. } | BaoError::Decode { .. })
         || matches!(err.status(), Some(500..=599));
     if lost && let Some(version) = landed(client, mount, key, &body, cas).await {

@@ -48,7 +48,12 @@ const CORPUS: &[(&str, u64, u64, &str)] = &[
         "AEGIS_MALFORMED_UNSET_VARIABLE, which is not set",
     ),
     ("missing-file.yaml", 6, 13, "cannot be read"),
-    ("host-name-path.yaml", 11, 3, "a host name is letters, digits"),
+    (
+        "host-name-path.yaml",
+        11,
+        3,
+        "a host name is letters, digits",
+    ),
     ("sops-missing-file.yaml", 10, 16, "cannot read"),
     (
         "vault-reference-malformed.yaml",
