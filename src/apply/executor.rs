@@ -18,7 +18,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::backends::{BaoError, Live, Registry};
+use crate::backends::{BackendError, Live, Registry};
 use crate::model::{Address, Desired, DesiredResource};
 use crate::plan::contents::{handled_by, lost_with};
 use crate::plan::{Action, Change, Observed, Plan};
@@ -250,7 +250,7 @@ async fn guard(
     change: &Change,
     live: Option<&Live>,
     deleting: &BTreeSet<Address>,
-) -> Result<(), BaoError> {
+) -> Result<(), BackendError> {
     let Some(live) = live else { return Ok(()) };
     let lost = lost_with(registry, &change.id, live, deleting).await?;
     let accepted: BTreeSet<&str> = change.destroys.iter().map(String::as_str).collect();
@@ -262,7 +262,7 @@ async fn guard(
     if new.is_empty() {
         Ok(())
     } else {
-        Err(BaoError::Refused(format!(
+        Err(BackendError::Refused(format!(
             "refusing to delete {}: it now holds objects aegisctl does not manage and the plan did not list ({}); nothing was deleted",
             change.address,
             new.join(", ")
@@ -276,12 +276,12 @@ async fn run_one(
     res: Option<&DesiredResource>,
     live: Option<&Live>,
     deleting: &BTreeSet<Address>,
-) -> Result<Option<Live>, BaoError> {
+) -> Result<Option<Live>, BackendError> {
     let kind = registry
         .get(&change.id.kind)
-        .ok_or_else(|| BaoError::Refused(format!("unknown kind `{}`", change.id.kind)))?;
+        .ok_or_else(|| BackendError::Refused(format!("unknown kind `{}`", change.id.kind)))?;
     let need = || {
-        BaoError::Refused(format!(
+        BackendError::Refused(format!(
             "{} is not declared in the topology",
             change.address
         ))
@@ -323,8 +323,8 @@ async fn run_one(
 async fn landed(
     kind: &dyn crate::backends::Kind,
     res: &DesiredResource,
-    sent: Result<(), BaoError>,
-) -> Result<Option<Live>, BaoError> {
+    sent: Result<(), BackendError>,
+) -> Result<Option<Live>, BackendError> {
     match sent {
         Ok(()) => Ok(kind.read(&res.id).await.ok().flatten()),
         Err(e) if e.may_have_landed() => match kind.read(&res.id).await {

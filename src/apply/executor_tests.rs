@@ -19,9 +19,9 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn note(&self, what: &str, name: &str) -> Result<(), BaoError> {
+    fn note(&self, what: &str, name: &str) -> Result<(), BackendError> {
         if name.starts_with("bad") {
-            return Err(BaoError::Refused("refused".into()));
+            return Err(BackendError::Refused("refused".into()));
         }
         self.log.lock().unwrap().push(format!("{what} {name}"));
         Ok(())
@@ -36,10 +36,10 @@ impl Kind for Recorder {
     fn destroy_order(&self) -> u8 {
         self.order
     }
-    async fn read(&self, _: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, _: &ResourceId) -> Result<Option<Live>, BackendError> {
         Ok(None)
     }
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         self.note("create", &res.id.name)
     }
     async fn update(
@@ -47,13 +47,13 @@ impl Kind for Recorder {
         _: &DesiredResource,
         _: &BTreeSet<String>,
         _: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         Ok(())
     }
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         self.note("delete", &id.name)
     }
-    async fn list(&self, _: &str, _: &[&DesiredResource]) -> Result<Vec<ResourceId>, BaoError> {
+    async fn list(&self, _: &str, _: &[&DesiredResource]) -> Result<Vec<ResourceId>, BackendError> {
         Ok(vec![])
     }
 }

@@ -19,6 +19,8 @@ use serde_json::Value;
 
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 pub use live::Live;
+pub mod error;
+pub use error::BackendError;
 pub use openbao::client::BaoError;
 
 /// What a container holds, as the kinds can list it: a namespace (everything inside it), or a
@@ -159,7 +161,7 @@ pub trait Kind: Send + Sync {
 
     /// When the server will not accept this object through its API, what the operator must do
     /// instead (an audit device's server-config stanza). Asked for creates and replaces.
-    async fn manual_step(&self, _res: &DesiredResource) -> Result<Option<String>, BaoError> {
+    async fn manual_step(&self, _res: &DesiredResource) -> Result<Option<String>, BackendError> {
         Ok(None)
     }
 
@@ -169,9 +171,9 @@ pub trait Kind: Send + Sync {
     }
 
     /// Reads one object; `None` when it does not exist.
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError>;
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError>;
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError>;
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError>;
 
     /// Updates the `changed` attributes of an existing object.
     async fn update(
@@ -179,9 +181,9 @@ pub trait Kind: Send + Sync {
         res: &DesiredResource,
         changed: &BTreeSet<String>,
         live: &Live,
-    ) -> Result<(), BaoError>;
+    ) -> Result<(), BackendError>;
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError>;
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError>;
 
     /// Lists the objects of this kind that exist in the places the topology manages (its mounts
     /// in `namespace`), built-ins excluded. `desired` is everything declared in that namespace.
@@ -189,7 +191,7 @@ pub trait Kind: Send + Sync {
         &self,
         namespace: &str,
         desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError>;
+    ) -> Result<Vec<ResourceId>, BackendError>;
 }
 
 /// The kinds known to this run, by name.

@@ -18,7 +18,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::apply::planfile::PlanFileError;
-use crate::backends::BaoError;
+use crate::backends::{BackendError, BaoError};
 use crate::cli::{Cli, Command, ImportSource};
 use crate::model::{Address, Desired};
 use crate::plan::PlanError;
@@ -63,6 +63,15 @@ pub enum CliError {
 impl From<BaoError> for CliError {
     fn from(e: BaoError) -> Self {
         CliError::Bao(Box::new(e))
+    }
+}
+
+impl From<BackendError> for CliError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::OpenBao(b) => CliError::Bao(b),
+            BackendError::Refused(m) => CliError::Bao(Box::new(BaoError::Refused(m))),
+        }
     }
 }
 

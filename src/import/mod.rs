@@ -42,6 +42,17 @@ impl From<BaoError> for ImportError {
     }
 }
 
+impl From<crate::backends::BackendError> for ImportError {
+    fn from(e: crate::backends::BackendError) -> Self {
+        match e {
+            crate::backends::BackendError::OpenBao(b) => ImportError::Bao(b),
+            crate::backends::BackendError::Refused(m) => {
+                ImportError::Bao(Box::new(BaoError::Refused(m)))
+            }
+        }
+    }
+}
+
 /// What an import wrote.
 #[derive(Debug, Default)]
 pub struct ImportReport {

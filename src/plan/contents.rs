@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::backends::{BaoError, Holds, Registry};
+use crate::backends::{BackendError, Holds, Registry};
 use crate::model::{Address, ResourceId};
 use crate::plan::{Action, Plan};
 
@@ -34,7 +34,7 @@ pub async fn lost_with(
     id: &ResourceId,
     live: &crate::backends::Live,
     deleting: &BTreeSet<Address>,
-) -> Result<Vec<ResourceId>, BaoError> {
+) -> Result<Vec<ResourceId>, BackendError> {
     let mut out = Vec::new();
     let mut stack: Vec<(ResourceId, crate::backends::Live)> = vec![(id.clone(), live.clone())];
     while let Some((container, live)) = stack.pop() {
@@ -68,7 +68,7 @@ async fn direct(
     registry: &Registry,
     container: &ResourceId,
     holds: &Holds,
-) -> Result<Vec<ResourceId>, BaoError> {
+) -> Result<Vec<ResourceId>, BackendError> {
     let mut out = Vec::new();
     for kind in registry.all() {
         let listed = match holds {

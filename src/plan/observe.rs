@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::diff::Observed;
-use crate::backends::{BaoError, Registry};
+use crate::backends::{BackendError, Registry};
 use crate::model::ResourceId;
 
 /// The kind name of namespaces, whose ids scope every other id.
@@ -19,13 +19,13 @@ async fn read_all(
     ids: Vec<&ResourceId>,
     parallelism: usize,
     out: &mut Observed,
-) -> Result<(), BaoError> {
+) -> Result<(), BackendError> {
     let reads = stream::iter(ids.into_iter().map(|id| async move {
         let live = match registry.get(&id.kind) {
             Some(kind) => kind.read(id).await?,
             None => None,
         };
-        Ok::<_, BaoError>((id.address(), live))
+        Ok::<_, BackendError>((id.address(), live))
     }))
     .buffer_unordered(parallelism.max(1));
     out.live.extend(reads.try_collect::<Vec<_>>().await?);
@@ -37,7 +37,7 @@ pub async fn observe<'a>(
     registry: &Registry,
     ids: impl IntoIterator<Item = &'a ResourceId>,
     parallelism: usize,
-) -> Result<Observed, BaoError> {
+) -> Result<Observed, BackendError> {
     let ids: Vec<&ResourceId> = ids.into_iter().collect();
     let mut out = Observed {
         live: BTreeMap::new(),

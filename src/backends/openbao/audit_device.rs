@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use super::{BaoError, Body, OpenBao, body_from};
+use super::{Body, OpenBao, body_from};
+use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
 use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
@@ -41,7 +42,7 @@ impl AuditDevice {
         }
     }
 
-    async fn server(&self) -> Result<&ServerAudit, BaoError> {
+    async fn server(&self) -> Result<&ServerAudit, BackendError> {
         self.server
             .get_or_try_init(|| async {
                 let resp = match self
@@ -72,9 +73,10 @@ impl AuditDevice {
                 })
             })
             .await
+            .map_err(Into::into)
     }
 
-    async fn table(&self) -> Result<serde_json::Map<String, Value>, BaoError> {
+    async fn table(&self) -> Result<serde_json::Map<String, Value>, BackendError> {
         let resp = self
             .bao
             .client
@@ -145,7 +147,7 @@ impl Kind for AuditDevice {
         S
     }
 
-    async fn manual_step(&self, res: &DesiredResource) -> Result<Option<String>, BaoError> {
+    async fn manual_step(&self, res: &DesiredResource) -> Result<Option<String>, BackendError> {
         if self.server().await?.api_creation_allowed == Some(false) {
             return Ok(Some(format!(
                 "OpenBao refuses to enable audit devices through its API (unsafe_allow_api_audit_creation is off). Add this to the server configuration and restart the server:\n{}",
@@ -155,7 +157,7 @@ impl Kind for AuditDevice {
         Ok(None)
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let table = self.table().await?;
         Ok(table
             .get(&format!("{}/", id.name))
@@ -176,7 +178,7 @@ impl Kind for AuditDevice {
             }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         let options = body_from(
             res.attrs.iter().filter(|(k, _)| k.starts_with("options.")),
             "options.",
@@ -199,12 +201,12 @@ impl Kind for AuditDevice {
             .await
         {
             Err(e) if e.status() == Some(400) && e.to_string().contains("declarative") => {
-                Err(BaoError::Refused(format!(
+                Err(BackendError::Refused(format!(
                     "OpenBao refused to enable the audit device through its API; add this to the server configuration instead:\n{}",
                     stanza(res)
                 )))
             }
-            other => other.map(|_| ()),
+            other => other.map(|_| ()).map_err(Into::into),
         }
     }
 
@@ -213,23 +215,24 @@ impl Kind for AuditDevice {
         res: &DesiredResource,
         _changed: &BTreeSet<String>,
         _live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         self.delete(&res.id).await?;
         self.create(res).await
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         self.bao
             .client
             .delete("", &ApiPath::route("sys/audit").path(&id.name))
             .await
+            .map_err(Into::into)
     }
 
     async fn list(
         &self,
         namespace: &str,
         _desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         if !namespace.is_empty() {
             return Ok(Vec::new());
         }

@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::path_kind::{PathKind, PathSpec};
-use super::{BaoError, Body, OpenBao, body_from};
+use super::{Body, OpenBao, body_from};
+use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
 use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
@@ -113,7 +114,7 @@ impl Kind for DatabaseConnection {
         }
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         Ok(self.inner.read(id).await?.map(|mut live| {
             if let Some(Value::Object(details)) = live.remove("connection_details") {
                 for (k, v) in details {
@@ -126,7 +127,7 @@ impl Kind for DatabaseConnection {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         let body = body_from(
             res.attrs.iter().filter(|(k, _)| k.as_str() != ROTATE_ROOT),
             "",
@@ -155,7 +156,7 @@ impl Kind for DatabaseConnection {
         res: &DesiredResource,
         changed: &BTreeSet<String>,
         live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         let mut changed = changed.clone();
         for f in self.fixed_after_create(res) {
             changed.remove(f);
@@ -166,7 +167,7 @@ impl Kind for DatabaseConnection {
         self.inner.update(res, &changed, live).await
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         self.inner.delete(id).await
     }
 
@@ -174,7 +175,7 @@ impl Kind for DatabaseConnection {
         &self,
         namespace: &str,
         desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         self.inner.list(namespace, desired).await
     }
 }

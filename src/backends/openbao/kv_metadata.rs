@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::kv_secret::kv_path;
-use super::{BaoError, Body, OpenBao, body_from};
+use super::{Body, OpenBao, body_from};
+use crate::backends::BackendError;
 use crate::backends::{FieldSource, Kind, Live};
 use crate::duration;
 use crate::model::{DesiredResource, ResourceId};
@@ -51,13 +52,14 @@ impl KvMetadata {
         &self,
         res: &DesiredResource,
         fields: &BTreeSet<String>,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         let body = body_from(res.attrs.iter().filter(|(k, _)| fields.contains(*k)), "");
         self.bao
             .client
             .write(&res.id.namespace, &Self::path(&res.id), &body)
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 }
 
@@ -91,7 +93,7 @@ impl Kind for KvMetadata {
         }
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let resp = self.bao.client.read(&id.namespace, &Self::path(id)).await?;
         Ok(resp.and_then(|v| {
             let data = v.get("data")?.as_object()?;
@@ -106,7 +108,7 @@ impl Kind for KvMetadata {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         self.write(res, &res.attrs.keys().cloned().collect()).await
     }
 
@@ -115,17 +117,22 @@ impl Kind for KvMetadata {
         res: &DesiredResource,
         changed: &BTreeSet<String>,
         _live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         self.write(res, changed).await
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         let Some(live) = self.read(id).await? else {
             return Ok(());
         };
         if live.revision.unwrap_or(0) == 0 {
             // Metadata that never held data: nothing is lost by removing it.
-            return self.bao.client.delete(&id.namespace, &Self::path(id)).await;
+            return self
+                .bao
+                .client
+                .delete(&id.namespace, &Self::path(id))
+                .await
+                .map_err(Into::into);
         }
         let defaults = Body::new(json!({
             "max_versions": 0,
@@ -138,13 +145,14 @@ impl Kind for KvMetadata {
             .write(&id.namespace, &Self::path(id), &defaults)
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 
     async fn list(
         &self,
         _namespace: &str,
         _desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         // Every KV v2 path has metadata; listing it would repeat the secrets' own list.
         Ok(Vec::new())
     }

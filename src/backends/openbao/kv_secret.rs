@@ -14,7 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{BaoError, Body, OpenBao};
+use super::{Body, OpenBao};
+use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
 use crate::backends::{Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
@@ -47,7 +48,7 @@ pub fn kv_path(version: u8, segment: &'static str, mount: &str, path: &str) -> A
     }
 }
 
-fn is_cas_mismatch(e: &BaoError) -> bool {
+fn is_cas_mismatch(e: &crate::backends::BaoError) -> bool {
     e.status() == Some(400) && e.to_string().contains("check-and-set")
 }
 
@@ -57,7 +58,7 @@ impl KvSecret {
     }
 
     /// The mount's KV version; a mount not there (yet) is taken as kv-v2, the default type.
-    async fn version(&self, ns: &str, mount: &str) -> Result<u8, BaoError> {
+    async fn version(&self, ns: &str, mount: &str) -> Result<u8, BackendError> {
         Ok(self
             .bao
             .mount_entry(ns, mount)
@@ -65,7 +66,7 @@ impl KvSecret {
             .map_or(2, |e| kv_version(&e)))
     }
 
-    async fn write(&self, res: &DesiredResource, live: Option<&Live>) -> Result<(), BaoError> {
+    async fn write(&self, res: &DesiredResource, live: Option<&Live>) -> Result<(), BackendError> {
         let mut data = live.map(Live::to_map).unwrap_or_default();
         for (k, v) in &res.attrs {
             data.insert(k.clone(), v.to_wire());
@@ -80,7 +81,8 @@ impl KvSecret {
                 .client
                 .write(ns, &kv_path(1, "", mount, path), &body)
                 .await
-                .map(|_| ());
+                .map(|_| ())
+                .map_err(Into::into);
         }
         let cas = live.and_then(|l| l.revision).unwrap_or(0);
         let send = |cas: u64| {
@@ -106,8 +108,9 @@ impl KvSecret {
                     .write(ns, &target, &send(current))
                     .await
                     .map(|_| ())
+                    .map_err(Into::into)
             }
-            other => other.map(|_| ()),
+            other => other.map(|_| ()).map_err(Into::into),
         }
     }
 
@@ -118,7 +121,7 @@ impl KvSecret {
         mount: &str,
         version: u8,
         out: &mut Vec<ResourceId>,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         let mut stack = vec![String::new()];
         while let Some(prefix) = stack.pop() {
             let root = if version == 2 {
@@ -153,7 +156,7 @@ impl Kind for KvSecret {
         true
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let (mount, path) = split(id);
         let version = self.version(&id.namespace, mount).await?;
         let resp = self
@@ -177,7 +180,7 @@ impl Kind for KvSecret {
             .map(|m| Live::from_map(m).with_revision(revision)))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         self.write(res, None).await
     }
 
@@ -186,24 +189,25 @@ impl Kind for KvSecret {
         res: &DesiredResource,
         _changed: &BTreeSet<String>,
         live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         self.write(res, Some(live)).await
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         let (mount, path) = split(id);
         let version = self.version(&id.namespace, mount).await?;
         self.bao
             .client
             .delete(&id.namespace, &kv_path(version, "metadata", mount, path))
             .await
+            .map_err(Into::into)
     }
 
     async fn list(
         &self,
         namespace: &str,
         desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         let mut out = Vec::new();
         for m in desired.iter().filter(|r| r.id.kind == "mount") {
             let version = match m.plain_str("type") {

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{BaoError, Body, OpenBao, Table, body_from, sys_path};
+use super::{Body, OpenBao, Table, body_from, sys_path};
+use crate::backends::BackendError;
 use crate::backends::{FieldSource, Holds, Kind, Live};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 
@@ -151,12 +152,12 @@ impl Kind for Mount {
         crate::backends::namespace_container(&id.namespace)
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let table = self.bao.table(&id.namespace, self.table).await?;
         Ok(table.get(&id.name).map(flatten))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         let kind = res.plain_str("type").unwrap_or_default();
         let config = body_from(prefixed(res, "tune."), "tune.");
         let options = body_from(prefixed(res, "options."), "options.");
@@ -191,7 +192,7 @@ impl Kind for Mount {
             )
             .await;
         self.bao.forget_tables(&res.id.namespace);
-        result.map(|_| ())
+        result.map(|_| ()).map_err(Into::into)
     }
 
     async fn update(
@@ -199,7 +200,7 @@ impl Kind for Mount {
         res: &DesiredResource,
         changed: &BTreeSet<String>,
         _live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         let mut tune = body_from(
             res.attrs
                 .iter()
@@ -237,24 +238,24 @@ impl Kind for Mount {
             )
             .await;
         self.bao.forget_tables(&res.id.namespace);
-        result.map(|_| ())
+        result.map(|_| ()).map_err(Into::into)
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         let result = self
             .bao
             .client
             .delete(&id.namespace, &sys_path(self.table, &id.name))
             .await;
         self.bao.forget_tables(&id.namespace);
-        result
+        result.map_err(Into::into)
     }
 
     async fn list(
         &self,
         namespace: &str,
         _desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         let table = self.bao.table(namespace, self.table).await?;
         Ok(table
             .keys()

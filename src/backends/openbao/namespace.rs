@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::{BaoError, Body, OpenBao};
+use super::{Body, OpenBao};
+use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
 use crate::backends::{Holds, Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
@@ -35,7 +36,7 @@ fn path(name: &str) -> ApiPath {
 
 impl Namespace {
     /// Deletes every namespace inside `ns`, recursively, deepest first.
-    fn delete_children(&self, ns: String) -> BoxFuture<'_, Result<(), BaoError>> {
+    fn delete_children(&self, ns: String) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async move {
             let children = self
                 .bao
@@ -51,7 +52,7 @@ impl Namespace {
                 let deadline = Instant::now() + Duration::from_secs(30);
                 while self.bao.client.read(&ns, &path(name)).await?.is_some() {
                     if Instant::now() > deadline {
-                        return Err(BaoError::Refused(format!(
+                        return Err(BackendError::Refused(format!(
                             "the namespace {ns}/{name} is still being deleted after 30 s"
                         )));
                     }
@@ -79,7 +80,7 @@ impl Kind for Namespace {
         Some(Holds::Namespace(id.namespace_path()))
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let resp = self.bao.client.read(&id.namespace, &path(&id.name)).await?;
         Ok(resp.and_then(|v| {
             let data = v.get("data")?.as_object()?;
@@ -94,7 +95,7 @@ impl Kind for Namespace {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         let mut body = json!({});
         if let Some(m) = res.attrs.get("custom_metadata") {
             body["custom_metadata"] = m.to_wire();
@@ -105,7 +106,7 @@ impl Kind for Namespace {
             .write(&res.id.namespace, &path(&res.id.name), &Body::new(body))
             .await;
         self.bao.forget_tables(&res.id.namespace_path());
-        result.map(|_| ())
+        result.map(|_| ()).map_err(Into::into)
     }
 
     async fn update(
@@ -113,7 +114,7 @@ impl Kind for Namespace {
         res: &DesiredResource,
         _changed: &BTreeSet<String>,
         _live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         let meta = res
             .attrs
             .get("custom_metadata")
@@ -128,23 +129,24 @@ impl Kind for Namespace {
             )
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         // OpenBao deletes a namespace's mounts and policies with it, but refuses while it still
         // has child namespaces: those go first, deepest first. The prune guard has checked that
         // each of them may go (managed and deleted by this plan, or listed by --allow-destroy).
         self.delete_children(id.namespace_path()).await?;
         let result = self.bao.client.delete(&id.namespace, &path(&id.name)).await;
         self.bao.forget_tables(&id.namespace_path());
-        result
+        result.map_err(Into::into)
     }
 
     async fn list(
         &self,
         namespace: &str,
         _desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         Ok(self
             .bao
             .client

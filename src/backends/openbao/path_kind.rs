@@ -10,7 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{BaoError, OpenBao, body_from, mount_root};
+use super::{OpenBao, body_from, mount_root};
+use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
 use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
@@ -82,7 +83,7 @@ impl Kind for PathKind {
         Some(ResourceId::new(&id.namespace, kind, None, mount))
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let resp = self.bao.client.read(&id.namespace, &self.path(id)).await?;
         Ok(resp.and_then(|v| {
             v.get("data")
@@ -92,13 +93,14 @@ impl Kind for PathKind {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         let body = body_from(res.attrs.iter(), "");
         self.bao
             .client
             .write(&res.id.namespace, &self.path(&res.id), &body)
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 
     async fn update(
@@ -106,7 +108,7 @@ impl Kind for PathKind {
         res: &DesiredResource,
         changed: &BTreeSet<String>,
         _live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         // Role endpoints only set the fields a write names, so sending just the changed ones
         // leaves everything the file does not manage as it is. Config endpoints replace the
         // whole object: they get every declared field.
@@ -121,20 +123,25 @@ impl Kind for PathKind {
             .write(&res.id.namespace, &self.path(&res.id), &body)
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         if !self.spec.deletable {
             return Ok(());
         }
-        self.bao.client.delete(&id.namespace, &self.path(id)).await
+        self.bao
+            .client
+            .delete(&id.namespace, &self.path(id))
+            .await
+            .map_err(Into::into)
     }
 
     async fn list(
         &self,
         namespace: &str,
         desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         if !self.spec.listable {
             return Ok(Vec::new());
         }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{BaoError, OpenBao, body_from};
+use super::{OpenBao, body_from};
+use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
 use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
@@ -70,7 +71,7 @@ impl Kind for Plugin {
         }
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let resp = self.bao.client.read("", &path(id)).await?;
         Ok(resp.and_then(|v| {
             v.get("data")
@@ -80,13 +81,14 @@ impl Kind for Plugin {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         let body = body_from(res.attrs.iter(), "");
         self.bao
             .client
             .write("", &path(&res.id), &body)
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 
     async fn update(
@@ -94,19 +96,23 @@ impl Kind for Plugin {
         res: &DesiredResource,
         _changed: &BTreeSet<String>,
         _live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         self.create(res).await
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
-        self.bao.client.delete("", &path(id)).await
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
+        self.bao
+            .client
+            .delete("", &path(id))
+            .await
+            .map_err(Into::into)
     }
 
     async fn list(
         &self,
         namespace: &str,
         _desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         if !namespace.is_empty() {
             return Ok(Vec::new());
         }

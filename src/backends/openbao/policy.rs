@@ -7,7 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{BaoError, OpenBao, body_from};
+use super::{OpenBao, body_from};
+use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
 use crate::backends::{Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
@@ -55,7 +56,7 @@ impl Kind for Policy {
         }
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let resp = self.bao.client.read(&id.namespace, &path(&id.name)).await?;
         Ok(resp.and_then(|v| {
             let text = v.pointer("/data/policy")?.clone();
@@ -65,13 +66,14 @@ impl Kind for Policy {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         let body = body_from(res.attrs.iter(), "");
         self.bao
             .client
             .write(&res.id.namespace, &path(&res.id.name), &body)
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 
     async fn update(
@@ -79,19 +81,23 @@ impl Kind for Policy {
         res: &DesiredResource,
         _changed: &BTreeSet<String>,
         _live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         self.create(res).await
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
-        self.bao.client.delete(&id.namespace, &path(&id.name)).await
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
+        self.bao
+            .client
+            .delete(&id.namespace, &path(&id.name))
+            .await
+            .map_err(Into::into)
     }
 
     async fn list(
         &self,
         namespace: &str,
         _desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         let names = self
             .bao
             .client

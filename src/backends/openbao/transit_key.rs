@@ -9,7 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::{BaoError, Body, OpenBao, body_from};
+use super::{Body, OpenBao, body_from};
+use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
 use crate::backends::{FieldSource, Kind, Live};
 use crate::model::{DesiredResource, ResourceId};
@@ -64,7 +65,7 @@ impl Kind for TransitKey {
         10
     }
 
-    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BaoError> {
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let resp = self.bao.client.read(&id.namespace, &key_path(id)).await?;
         Ok(resp.and_then(|v| {
             let mut live = v.get("data")?.as_object()?.clone();
@@ -74,7 +75,7 @@ impl Kind for TransitKey {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BaoError> {
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
         let create = body_from(
             res.attrs
                 .iter()
@@ -105,30 +106,35 @@ impl Kind for TransitKey {
         res: &DesiredResource,
         changed: &BTreeSet<String>,
         _live: &Live,
-    ) -> Result<(), BaoError> {
+    ) -> Result<(), BackendError> {
         let config = body_from(res.attrs.iter().filter(|(k, _)| changed.contains(*k)), "");
         self.bao
             .client
             .write(&res.id.namespace, &key_path(&res.id).lit("config"), &config)
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 
-    async fn delete(&self, id: &ResourceId) -> Result<(), BaoError> {
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         // OpenBao refuses to delete a key unless its config allows it.
         let allow = Body::new(json!({ "deletion_allowed": true }));
         self.bao
             .client
             .write(&id.namespace, &key_path(id).lit("config"), &allow)
             .await?;
-        self.bao.client.delete(&id.namespace, &key_path(id)).await
+        self.bao
+            .client
+            .delete(&id.namespace, &key_path(id))
+            .await
+            .map_err(Into::into)
     }
 
     async fn list(
         &self,
         namespace: &str,
         desired: &[&DesiredResource],
-    ) -> Result<Vec<ResourceId>, BaoError> {
+    ) -> Result<Vec<ResourceId>, BackendError> {
         let mut out = Vec::new();
         for m in desired
             .iter()
