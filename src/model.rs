@@ -20,10 +20,42 @@ use crate::topology::node::Loc;
 /// The namespace path of the OpenBao root namespace in ids; shown as `root` in addresses.
 pub const ROOT_NS: &str = "";
 
-/// Where an object lives and what it is: the server-side identity of a resource.
+/// Which server an object lives on.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    OpenBao,
+    Keycloak,
+    Infisical,
+}
+
+impl Backend {
+    /// The word addresses start with (`openbao[root]...`, `keycloak[aegis-system]...`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Backend::OpenBao => "openbao",
+            Backend::Keycloak => "keycloak",
+            Backend::Infisical => "infisical",
+        }
+    }
+
+    pub fn is_openbao(&self) -> bool {
+        *self == Backend::OpenBao
+    }
+}
+
+/// Where an object lives and what it is: the server-side identity of a resource. OpenBao ids
+/// serialise exactly as before backends other than OpenBao existed (the ledger's fingerprints
+/// and saved plans are keyed by them).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct ResourceId {
-    /// OpenBao namespace path, empty for root.
+    #[serde(default, skip_serializing_if = "Backend::is_openbao")]
+    pub backend: Backend,
+    /// The scope: the OpenBao namespace path (empty for root), the Keycloak realm, the
+    /// Infisical project.
     pub namespace: String,
     /// The resource kind, e.g. `policy`, `approle_role`.
     pub kind: String,
@@ -34,9 +66,16 @@ pub struct ResourceId {
 }
 
 impl ResourceId {
+    /// An OpenBao object.
     pub fn new(namespace: &str, kind: &str, mount: Option<&str>, name: &str) -> Self {
+        Self::on(Backend::OpenBao, namespace, kind, mount, name)
+    }
+
+    /// An object of any backend, in `scope` (namespace, realm or project).
+    pub fn on(backend: Backend, scope: &str, kind: &str, mount: Option<&str>, name: &str) -> Self {
         ResourceId {
-            namespace: namespace.to_owned(),
+            backend,
+            namespace: scope.to_owned(),
             kind: kind.to_owned(),
             mount: mount.map(str::to_owned),
             name: name.to_owned(),
@@ -52,9 +91,10 @@ impl ResourceId {
         }
     }
 
-    /// The user-facing address, e.g. `openbao[root].approle_role["approle/aegis-daemon"]`.
+    /// The user-facing address, e.g. `openbao[root].approle_role["approle/aegis-daemon"]`,
+    /// `keycloak[aegis-system].client["aegis-orchestrator"]`.
     pub fn address(&self) -> Address {
-        let scope = if self.namespace.is_empty() {
+        let scope = if self.namespace.is_empty() && self.backend.is_openbao() {
             "root"
         } else {
             self.namespace.as_str()
@@ -63,7 +103,11 @@ impl ResourceId {
             Some(m) => format!("{m}/{}", self.name),
             None => self.name.clone(),
         };
-        Address(format!("openbao[{scope}].{}[\"{name}\"]", self.kind))
+        Address(format!(
+            "{}[{scope}].{}[\"{name}\"]",
+            self.backend.word(),
+            self.kind
+        ))
     }
 }
 
@@ -223,4 +267,50 @@ pub struct Desired {
     pub hosts: Vec<Host>,
     /// Warnings found while loading (e.g. an HCL policy the local parser could not read).
     pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openbao_ids_keep_their_address_and_serialised_form() {
+        let id = ResourceId::new("", "approle_role", Some("approle"), "aegis-daemon");
+        assert_eq!(
+            id.address().0,
+            r#"openbao[root].approle_role["approle/aegis-daemon"]"#
+        );
+        // Saved plans and the ledger hold ids serialised before other backends existed.
+        let json = serde_json::to_value(&id).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "namespace": "", "kind": "approle_role", "mount": "approle", "name": "aegis-daemon"
+            })
+        );
+        let back: ResourceId = serde_json::from_value(json).expect("read back");
+        assert_eq!(back, id);
+    }
+
+    #[test]
+    fn other_backends_name_their_scope_in_the_address() {
+        let id = ResourceId::on(
+            Backend::Keycloak,
+            "aegis-system",
+            "client",
+            None,
+            "aegis-sdk",
+        );
+        assert_eq!(
+            id.address().0,
+            r#"keycloak[aegis-system].client["aegis-sdk"]"#
+        );
+        let json = serde_json::to_value(&id).expect("json");
+        assert_eq!(json["backend"], "keycloak");
+        assert_ne!(
+            id,
+            ResourceId::new("aegis-system", "client", None, "aegis-sdk"),
+            "the same names on another backend are another object"
+        );
+    }
 }

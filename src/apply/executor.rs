@@ -182,10 +182,7 @@ impl DeleteLevels {
             .enumerate()
             .filter(|(_, c)| c.action == Action::Delete)
         {
-            let order = registry
-                .get(&c.id.kind)
-                .map(|k| k.destroy_order())
-                .unwrap_or(50);
+            let order = registry.of(&c.id).map(|k| k.destroy_order()).unwrap_or(50);
             // A namespace inside another goes first (and everything in deeper namespaces).
             let depth = c.id.namespace_path().matches('/').count();
             levels
@@ -278,7 +275,7 @@ async fn run_one(
     deleting: &BTreeSet<Address>,
 ) -> Result<Option<Live>, BackendError> {
     let kind = registry
-        .get(&change.id.kind)
+        .of(&change.id)
         .ok_or_else(|| BackendError::Refused(format!("unknown kind `{}`", change.id.kind)))?;
     let need = || {
         BackendError::Refused(format!(

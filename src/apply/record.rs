@@ -79,7 +79,7 @@ impl<'a> Recorder<'a> {
     /// The fingerprints of what was just sent: every secret, and every field the server does
     /// not answer (or answers masked), compared through them from now on.
     fn fingerprint(&mut self, res: &DesiredResource, live: Option<&Live>) {
-        let kind = self.registry.get(&res.id.kind).cloned();
+        let kind = self.registry.of(&res.id).cloned();
         let mut fps = Vec::new();
         for (field, value) in &res.attrs {
             let write_only = match (live, &kind) {
@@ -195,7 +195,7 @@ impl<'a> Recorder<'a> {
             }
             if adopt {
                 let recorded = self.ledger.entries.get(&res.address);
-                let kind = self.registry.get(&res.id.kind).cloned();
+                let kind = self.registry.of(&res.id).cloned();
                 let mut fps = Vec::new();
                 for (field, value) in &res.attrs {
                     if recorded.is_some_and(|e| e.fp.contains_key(field)) {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::model::{AttrValue, DesiredResource, ResourceId};
+use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
 pub use live::Live;
 pub mod error;
 pub use error::BackendError;
@@ -80,6 +80,11 @@ pub fn namespace_container(namespace: &str) -> Option<ResourceId> {
 pub trait Kind: Send + Sync {
     /// The kind's name in addresses, e.g. `policy`.
     fn name(&self) -> &'static str;
+
+    /// The server this kind lives on (its objects' ids carry it too).
+    fn backend(&self) -> Backend {
+        Backend::OpenBao
+    }
 
     /// Attributes that cannot change in place: a change means replace (`-/+`). `prefix.*`
     /// covers a group.
@@ -197,20 +202,29 @@ pub trait Kind: Send + Sync {
 /// The kinds known to this run, by name.
 #[derive(Clone, Default)]
 pub struct Registry {
-    kinds: BTreeMap<&'static str, Arc<dyn Kind>>,
+    kinds: BTreeMap<Backend, BTreeMap<&'static str, Arc<dyn Kind>>>,
 }
 
 impl Registry {
     pub fn add(&mut self, kind: Arc<dyn Kind>) {
-        self.kinds.insert(kind.name(), kind);
+        self.kinds
+            .entry(kind.backend())
+            .or_default()
+            .insert(kind.name(), kind);
     }
 
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn Kind>> {
-        self.kinds.get(name)
+    /// The kind `name` of `backend`.
+    pub fn get(&self, backend: Backend, name: &str) -> Option<&Arc<dyn Kind>> {
+        self.kinds.get(&backend)?.get(name)
+    }
+
+    /// The kind of an object.
+    pub fn of(&self, id: &ResourceId) -> Option<&Arc<dyn Kind>> {
+        self.get(id.backend, &id.kind)
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Kind>> {
-        self.kinds.values()
+        self.kinds.values().flat_map(BTreeMap::values)
     }
 
     /// Every OpenBao kind, sharing one connection.
@@ -222,6 +236,6 @@ impl Registry {
 
     /// The container of `id`, per its kind.
     pub fn container(&self, id: &ResourceId) -> Option<ResourceId> {
-        self.get(&id.kind).and_then(|k| k.container(id))
+        self.of(id).and_then(|k| k.container(id))
     }
 }

@@ -355,7 +355,7 @@ async fn locked(
     for (c, o) in &results {
         if matches!(o, Outcome::Failed(_))
             && c.action == Action::Create
-            && let Some(kind) = session.registry.get(&c.id.kind)
+            && let Some(kind) = session.registry.of(&c.id)
         {
             still.insert(
                 c.address.clone(),

@@ -38,8 +38,7 @@ pub(super) fn inconsistent(
         if *o != Outcome::Done || c.action == Action::Delete {
             continue;
         }
-        let (Some(res), Some(kind)) = (by_addr.get(&c.address), session.registry.get(&c.id.kind))
-        else {
+        let (Some(res), Some(kind)) = (by_addr.get(&c.address), session.registry.of(&c.id)) else {
             continue;
         };
         match recorder.written.get(&c.address) {

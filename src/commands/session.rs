@@ -176,7 +176,7 @@ impl Session {
         let rest = &path[mount.len() + 1..];
         // The KV secret kind reads it, as plan would.
         let id = ResourceId::new(ns, "kv_secret", Some(&mount), rest);
-        match self.registry.get(&id.kind) {
+        match self.registry.of(&id) {
             Some(kind) => Ok(kind.read(&id).await?),
             None => Ok(None),
         }
@@ -371,7 +371,7 @@ impl Session {
             desired.resources.iter().map(|r| (&r.address, r)).collect();
         let deleting: BTreeSet<Address> = handled_by(plan);
         for change in plan.changes.iter_mut() {
-            let Some(kind) = self.registry.get(&change.id.kind) else {
+            let Some(kind) = self.registry.of(&change.id) else {
                 continue;
             };
             if matches!(change.action, Action::Create | Action::Replace)

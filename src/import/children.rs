@@ -115,7 +115,11 @@ impl Importer<'_> {
         mount_type: &str,
         here: &crate::backends::openbao::fields::MountRef,
     ) -> crate::backends::openbao::fields::Tables {
-        let Some(k) = self.registry.get(kind).cloned() else {
+        let Some(k) = self
+            .registry
+            .get(crate::model::Backend::OpenBao, kind)
+            .cloned()
+        else {
             return Vec::new();
         };
         self.fields

@@ -176,7 +176,7 @@ impl Importer<'_> {
     }
 
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, ImportError> {
-        match self.registry.get(&id.kind) {
+        match self.registry.of(id) {
             Some(kind) => Ok(kind.read(id).await?),
             None => Ok(None),
         }
@@ -188,7 +188,7 @@ impl Importer<'_> {
         ns: &str,
         mounts: &[&DesiredResource],
     ) -> Result<Vec<ResourceId>, ImportError> {
-        match self.registry.get(kind) {
+        match self.registry.get(crate::model::Backend::OpenBao, kind) {
             Some(k) => Ok(k.list(ns, mounts).await?),
             None => Ok(Vec::new()),
         }

@@ -38,7 +38,7 @@ pub async fn lost_with(
     let mut out = Vec::new();
     let mut stack: Vec<(ResourceId, crate::backends::Live)> = vec![(id.clone(), live.clone())];
     while let Some((container, live)) = stack.pop() {
-        let Some(kind) = registry.get(&container.kind) else {
+        let Some(kind) = registry.of(&container) else {
             continue;
         };
         let Some(holds) = kind.holds(&container, &live) else {
@@ -49,7 +49,7 @@ pub async fn lost_with(
                 continue;
             }
             // Only containers are read again, to list what they hold in turn.
-            if let Some(k) = registry.get(&found.kind)
+            if let Some(k) = registry.of(&found)
                 && k.holds(&found, &crate::backends::Live::new()).is_some()
                 && let Some(inner) = k.read(&found).await?
             {

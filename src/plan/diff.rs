@@ -177,7 +177,7 @@ pub fn target_closure(
 
 fn kind_of<'a>(registry: &'a Registry, id: &ResourceId) -> Result<&'a dyn Kind, PlanError> {
     registry
-        .get(&id.kind)
+        .of(id)
         .map(|k| k.as_ref())
         .ok_or_else(|| PlanError::UnknownKind(id.kind.clone()))
 }

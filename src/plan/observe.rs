@@ -21,7 +21,7 @@ async fn read_all(
     out: &mut Observed,
 ) -> Result<(), BackendError> {
     let reads = stream::iter(ids.into_iter().map(|id| async move {
-        let live = match registry.get(&id.kind) {
+        let live = match registry.of(id) {
             Some(kind) => kind.read(id).await?,
             None => None,
         };

@@ -192,7 +192,7 @@ impl<'a> FieldCheck<'a> {
             .filter_map(|r| Some((r.id.clone(), r.plain_str("type")?)))
             .collect();
         desired.resources.iter().any(|res| {
-            let Some(kind) = registry.get(&res.id.kind) else {
+            let Some(kind) = registry.of(&res.id) else {
                 return false;
             };
             let Some(ty) = kind.container(&res.id).and_then(|c| types.get(&c).copied()) else {
@@ -228,7 +228,7 @@ impl<'a> FieldCheck<'a> {
         }
         let mut results = Vec::new();
         for (i, res) in desired.resources.iter().enumerate() {
-            let Some(kind) = registry.get(&res.id.kind) else {
+            let Some(kind) = registry.of(&res.id) else {
                 continue;
             };
             let mount_type = kind
