@@ -82,6 +82,18 @@ impl ResourceId {
         }
     }
 
+    /// The ledger keeps one document (or a few) per scope: an OpenBao namespace is its own key
+    /// (as it always was); another backend's scope is `/BACKEND/SCOPE`, which no namespace path
+    /// can be (it would start with an empty segment), so realm `tenant-acme` and namespace
+    /// `tenant-acme` never share a document.
+    pub fn ledger_scope(&self) -> String {
+        if self.backend.is_openbao() {
+            self.namespace.clone()
+        } else {
+            format!("/{}/{}", self.backend.word(), self.namespace)
+        }
+    }
+
     /// For a namespace resource: the namespace's own full path (`tenant-acme/team-x`).
     pub fn namespace_path(&self) -> String {
         if self.namespace.is_empty() {
@@ -307,6 +319,11 @@ mod tests {
         );
         let json = serde_json::to_value(&id).expect("json");
         assert_eq!(json["backend"], "keycloak");
+        assert_eq!(id.ledger_scope(), "/keycloak/aegis-system");
+        assert_eq!(
+            ResourceId::new("aegis-system", "policy", None, "p").ledger_scope(),
+            "aegis-system"
+        );
         assert_ne!(
             id,
             ResourceId::new("aegis-system", "client", None, "aegis-sdk"),

@@ -8,7 +8,8 @@
 //! server does not return. Never a value. The HMAC key lives beside it in OpenBao, so a
 //! fingerprint cannot be brute-forced by whoever only sees the ledger.
 //!
-//! Storage: one document per namespace (`shards/<hash of the namespace>-<n>`), split further
+//! Storage: one document per scope (`shards/<hash of the scope>-<n>`; an OpenBao namespace, or
+//! `/BACKEND/SCOPE` for a realm or project, see `ResourceId::ledger_scope`), split further
 //! when a namespace's entries pass [`SHARD_TARGET`] bytes, so no document comes near raft's
 //! 1 MiB entry limit however large the topology; each holds its entries as one JSON string,
 //! because OpenBao refuses request bodies with more than 1,000 JSON strings. A save rewrites only
@@ -215,7 +216,7 @@ impl Ledger {
                 if e.owner.is_empty() {
                     e.owner = ledger.owner.clone();
                 }
-                ledger.dirty.insert(e.id.namespace.clone());
+                ledger.dirty.insert(e.id.ledger_scope());
             }
         }
         Ok(ledger)
@@ -332,14 +333,14 @@ impl Ledger {
                 pending: false,
                 fp: BTreeMap::new(),
             });
-        self.dirty.insert(entry.id.namespace.clone());
+        self.dirty.insert(entry.id.ledger_scope());
         entry
     }
 
     /// Forgets an entry (its object was deleted).
     pub fn remove(&mut self, address: &Address) {
         if let Some(e) = self.entries.remove(address) {
-            self.dirty.insert(e.id.namespace);
+            self.dirty.insert(e.id.ledger_scope());
         }
     }
 
@@ -349,20 +350,29 @@ impl Ledger {
         self.entries.retain(|a, e| {
             let k = keep(a, e);
             if !k {
-                dirty.insert(e.id.namespace.clone());
+                dirty.insert(e.id.ledger_scope());
             }
             k
         });
     }
 
-    /// The entries of one namespace, in address order: addresses start with
-    /// `openbao[<namespace>].`, so they are one contiguous range of the map.
-    fn of_namespace(&self, ns: &str) -> Vec<(&Address, &Entry)> {
-        let prefix = format!("openbao[{}].", if ns.is_empty() { "root" } else { ns });
+    /// The entries of one ledger scope (see `ResourceId::ledger_scope`), in address order:
+    /// addresses start with `BACKEND[<scope>].`, so they are one contiguous range of the map.
+    fn of_namespace(&self, scope: &str) -> Vec<(&Address, &Entry)> {
+        let (backend, ns) = match scope.strip_prefix('/').and_then(|s| s.split_once('/')) {
+            Some((b, ns)) => (b, ns),
+            None => ("openbao", scope),
+        };
+        let shown = if ns.is_empty() && backend == "openbao" {
+            "root"
+        } else {
+            ns
+        };
+        let prefix = format!("{backend}[{shown}].");
         self.entries
             .range(Address(prefix.clone())..)
             .take_while(|(a, _)| a.0.starts_with(&prefix))
-            .filter(|(_, e)| e.id.namespace == ns)
+            .filter(|(_, e)| e.id.ledger_scope() == scope)
             .collect()
     }
 
@@ -392,5 +402,33 @@ impl Ledger {
             self.legacy = None;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Backend;
+
+    #[test]
+    fn a_realm_and_a_namespace_of_the_same_name_keep_separate_documents() {
+        let mut ledger = Ledger::new("aegisctl", "demo", true);
+        let ns = ResourceId::new("tenant-acme", "policy", None, "reader");
+        let realm = ResourceId::on(Backend::Keycloak, "tenant-acme", "client", None, "app");
+        ledger.entry_mut(&ns.address(), &ns);
+        ledger.entry_mut(&realm.address(), &realm);
+        let of = |scope: &str| -> Vec<String> {
+            ledger
+                .of_namespace(scope)
+                .iter()
+                .map(|(a, _)| a.0.clone())
+                .collect()
+        };
+        assert_eq!(of("tenant-acme"), [ns.address().0]);
+        assert_eq!(of("/keycloak/tenant-acme"), [realm.address().0]);
+        assert_eq!(
+            ledger.dirty.iter().cloned().collect::<Vec<_>>(),
+            ["/keycloak/tenant-acme", "tenant-acme"]
+        );
     }
 }
