@@ -2,6 +2,7 @@
 //! ledger as the apply goes, and the plan file that lets a reviewed plan be applied later.
 
 pub mod executor;
+pub mod outcome;
 pub mod planfile;
 pub mod record;
 
