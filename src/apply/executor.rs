@@ -5,9 +5,10 @@
 //! is reported as skipped rather than attempted. Deletions run children first, level by level;
 //! a failed deletion holds back only the containers it is in, not unrelated deletions. Before a
 //! container is deleted its contents are listed again: anything the plan did not name (see
-//! `plan::contents`) stops that delete. Each written object is read back at once, and every
-//! outcome goes to the caller's channel as it happens, so the ledger is written as the apply
-//! goes. An interrupt ([`Cancel`]) stops the dispatching; writes in flight finish. Progress goes
+//! `plan::contents`) stops that delete. Each written object is read back at once (a write whose
+//! answer was lost, or whose retry was refused as "already in use", counts as done when the
+//! read-back carries what was sent), and every outcome goes to the caller's channel as it
+//! happens, so the ledger is written as the apply goes. An interrupt ([`Cancel`]) stops the dispatching; writes in flight finish. Progress goes
 //! to a [`Reporter`]; the executor itself prints nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
