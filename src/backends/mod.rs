@@ -6,6 +6,7 @@
 //! is one new file implementing it plus one line in [`Registry::openbao`]; the engine does not
 //! change.
 
+pub mod body;
 pub mod http;
 pub mod live;
 pub mod openbao;
