@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod http;
+pub mod keycloak;
 pub mod live;
 pub mod openbao;
 pub mod path;
