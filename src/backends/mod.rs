@@ -6,7 +6,9 @@
 //! is one new file implementing it plus one line in [`Registry::openbao`]; the engine does not
 //! change.
 
+pub mod body;
 pub mod http;
+pub mod keycloak;
 pub mod live;
 pub mod openbao;
 pub mod path;

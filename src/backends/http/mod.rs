@@ -68,6 +68,8 @@ pub struct Answer {
     pub text: String,
     /// OpenBao's `X-Vault-Index`: the storage state this answer reflects.
     pub index: Option<String>,
+    /// `Location`: where a create put the new object (Keycloak answers 201 with it).
+    pub location: Option<String>,
     pub attempts: u32,
 }
 
@@ -161,12 +163,18 @@ async fn attempt(
         .get("x-vault-index")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = resp.text().await?;
     Ok((
         Answer {
             status,
             text,
             index,
+            location,
             attempts: 0,
         },
         wait,

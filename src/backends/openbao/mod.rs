@@ -6,7 +6,8 @@
 pub mod approle_role;
 pub mod audit_device;
 pub mod aws_role;
-pub mod body;
+/// The request body type moved to `backends::body` (Keycloak uses it too); kept here by name.
+pub use crate::backends::body;
 pub mod client;
 pub mod consistency;
 pub mod database_connection;

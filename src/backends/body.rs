@@ -1,6 +1,7 @@
 //! A request body that may hold secrets: its `Debug` shows nothing, and the secrets it holds
 //! (and the password inside a connection URL among them) are remembered so that an error
-//! message echoing them back from the server can be scrubbed.
+//! message echoing them back from the server can be scrubbed. Shared by the backends: OpenBao
+//! and Keycloak bodies carry secrets alike.
 
 use serde_json::Value;
 
@@ -61,6 +62,28 @@ impl Body {
     pub fn json(&self) -> &Value {
         &self.json
     }
+
+    /// `text` with every secret of the body replaced by [`REDACTED`]: for a server message that
+    /// may echo part of the request back.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub(text, &self.secrets)
+    }
+}
+
+/// `text` with every one of `secrets` replaced by [`REDACTED`], longest first so that a secret
+/// containing another is not left half-visible.
+pub fn scrub(text: &str, secrets: &[Sensitive<String>]) -> String {
+    let mut sorted: Vec<&str> = secrets
+        .iter()
+        .map(|s| s.expose().as_str())
+        .filter(|s| !s.is_empty())
+        .collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_owned();
+    for s in sorted {
+        out = out.replace(s, REDACTED);
+    }
+    out
 }
 
 /// The password of a URL with credentials in it (`postgresql://user:pw@host/db`), decoded too.
