@@ -5,11 +5,14 @@
 use thiserror::Error;
 
 use super::BaoError;
+use super::keycloak::KeycloakError;
 
 #[derive(Debug, Error)]
 pub enum BackendError {
     #[error(transparent)]
     OpenBao(Box<BaoError>),
+    #[error(transparent)]
+    Keycloak(Box<KeycloakError>),
     /// Refused by aegisctl itself before or instead of a request (a guard, an unknown kind).
     #[error("{0}")]
     Refused(String),
@@ -24,11 +27,18 @@ impl From<BaoError> for BackendError {
     }
 }
 
+impl From<KeycloakError> for BackendError {
+    fn from(e: KeycloakError) -> Self {
+        BackendError::Keycloak(Box::new(e))
+    }
+}
+
 impl BackendError {
     /// The HTTP status the server answered, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             BackendError::OpenBao(e) => e.status(),
+            BackendError::Keycloak(e) => e.status(),
             BackendError::Refused(_) => None,
         }
     }
@@ -37,6 +47,7 @@ impl BackendError {
     pub fn may_have_landed(&self) -> bool {
         match self {
             BackendError::OpenBao(e) => e.may_have_landed(),
+            BackendError::Keycloak(e) => e.may_have_landed(),
             BackendError::Refused(_) => false,
         }
     }
@@ -45,6 +56,7 @@ impl BackendError {
     pub fn is_unreachable(&self) -> bool {
         match self {
             BackendError::OpenBao(e) => e.is_unreachable(),
+            BackendError::Keycloak(e) => e.is_unreachable(),
             BackendError::Refused(_) => false,
         }
     }
@@ -54,6 +66,7 @@ impl miette::Diagnostic for BackendError {
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
         match self {
             BackendError::OpenBao(e) => e.help(),
+            BackendError::Keycloak(e) => e.help(),
             BackendError::Refused(_) => None,
         }
     }

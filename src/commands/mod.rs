@@ -43,6 +43,10 @@ pub enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Bao(Box<BaoError>),
+    /// Keycloak's errors, with their own help.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Keycloak(Box<crate::backends::keycloak::KeycloakError>),
     #[error(transparent)]
     #[diagnostic(help(
         "nothing further was changed; what was done is recorded as far as OpenBao allowed — check OpenBao, then run again"
@@ -70,6 +74,7 @@ impl From<BackendError> for CliError {
     fn from(e: BackendError) -> Self {
         match e {
             BackendError::OpenBao(b) => CliError::Bao(b),
+            BackendError::Keycloak(k) => CliError::Keycloak(k),
             BackendError::Refused(m) => CliError::Bao(Box::new(BaoError::Refused(m))),
         }
     }

@@ -46,6 +46,10 @@ impl From<crate::backends::BackendError> for ImportError {
     fn from(e: crate::backends::BackendError) -> Self {
         match e {
             crate::backends::BackendError::OpenBao(b) => ImportError::Bao(b),
+            // Keycloak import comes with its own module; until then its errors read as refusals.
+            crate::backends::BackendError::Keycloak(k) => {
+                ImportError::Bao(Box::new(BaoError::Refused(k.to_string())))
+            }
             crate::backends::BackendError::Refused(m) => {
                 ImportError::Bao(Box::new(BaoError::Refused(m)))
             }
