@@ -26,6 +26,7 @@ mod raft_bench;
 mod raft_cluster;
 mod raft_facts;
 mod raft_failures;
+mod reaper;
 mod references;
 mod safety_fields;
 mod safety_import;
