@@ -18,6 +18,8 @@ mod http_edge;
 mod http_wire;
 mod import_roundtrip;
 mod interrupts;
+mod keycloak;
+mod keycloak_harness;
 mod locks;
 mod malformed;
 mod postgres;
