@@ -102,7 +102,10 @@ build_keycloak() {
     echo "fetching keycloak-quarkus-dist $KEYCLOAK_VERSION from Maven Central (mvn, ~170 MB)"
     mvn -B -q dependency:copy \
       -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" \
-      -DoutputDirectory="$CACHE"
+      -DoutputDirectory="$CACHE" || {
+      echo "could not fetch org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz (is Maven Central reachable?)" >&2
+      return 1
+    }
   fi
   # Unpack and build beside the final home, then move it in place: a half-built home is never
   # at $HOME_DIR.
