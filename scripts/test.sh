@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests (against real OpenBao dev
-# servers and PostgreSQL servers that the tests start themselves), then the demo as a smoke
-# test. Installs what is missing first. Exits non-zero on the first failure.
+# servers, PostgreSQL servers and a Keycloak that the tests start themselves), then the demo as
+# a smoke test. Installs what is missing first. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +34,13 @@ cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 AEGIS_TEST_BAO=$(scripts/bao-dev.sh which)
 export AEGIS_TEST_BAO
 "$AEGIS_TEST_BAO" version
+# A real Keycloak for the Keycloak tests: scripts/keycloak-dev.sh fetches the distribution from
+# Maven Central with mvn and builds it once (cached under ~/.cache/aegisctl); the harness starts
+# one per test binary from it.
+command -v mvn >/dev/null 2>&1 || apt_install maven default-jdk-headless
+AEGIS_TEST_KEYCLOAK_HOME=$(scripts/keycloak-dev.sh which)
+export AEGIS_TEST_KEYCLOAK_HOME
+echo "Keycloak: $AEGIS_TEST_KEYCLOAK_HOME (java: $(scripts/keycloak-dev.sh java))"
 
 step "cargo fmt --check"
 cargo fmt --check

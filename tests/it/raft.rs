@@ -6,20 +6,18 @@
 //! running and unsealed, a leader, three voters) before the next test gets it. Test-only code
 //! (it lives under tests/).
 //!
-//! No stray `bao` after `cargo test`: statics are never dropped, so every server pid is written
-//! to a pid file that a reaper watches: a `sh` started once per test binary, in its own process
-//! group and ignoring SIGINT/SIGTERM/SIGHUP, blocked reading a pipe from this process. When the
-//! test binary exits for any reason (end of tests, panic, Ctrl-C, SIGKILL) the kernel closes
-//! the pipe, `cat` returns, and the reaper `kill -9`s the pids still listed and removes the data
-//! dirs (kept when `AEGIS_KEEP_RAFT=1`). Servers run in their own process group too, so a Ctrl-C
-//! reaches only the test binary. Nodes not in the static are also killed on drop.
+//! No stray `bao` after `cargo test`: statics are never dropped, so every server pid is listed
+//! with a [`Reaper`] (reaper.rs), which `kill -9`s them when the test binary exits for any reason
+//! and removes the data dirs (kept when `AEGIS_KEEP_RAFT=1`). Servers run in their own process
+//! group too, so a Ctrl-C reaches only the test binary. Nodes not in the static are also killed
+//! on drop.
 
 #![allow(dead_code)] // each test module uses a different part
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -27,60 +25,21 @@ use serde_json::Value;
 
 use crate::harness::{bao_bin, free_port};
 use crate::http_wire::{CallError, Response, call};
+use crate::reaper::Reaper;
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The reaper of this test binary's servers (see the module doc).
-struct Reaper {
-    base: PathBuf,
-    pidfile: PathBuf,
-    pids: Vec<u32>,
-    _pipe: ChildStdin,
-    /// Never waited for: it must outlive this process.
-    _sh: Child,
-}
 
 fn reaper() -> MutexGuard<'static, Reaper> {
     static REAPER: OnceLock<Mutex<Reaper>> = OnceLock::new();
     REAPER
-        .get_or_init(|| {
-            let base = std::env::temp_dir().join(format!("aegis-raft-{}", std::process::id()));
-            std::fs::create_dir_all(&base).expect("raft base dir");
-            let pidfile = base.join("pids");
-            std::fs::write(&pidfile, "").expect("pid file");
-            let cleanup = if std::env::var("AEGIS_KEEP_RAFT").is_ok_and(|v| v == "1") { "" } else { "rm -rf \"$2\"" };
-            let mut child = Command::new("sh")
-                .args(["-c", &format!("trap '' INT TERM HUP; cat >/dev/null; kill -9 $(cat \"$1\") 2>/dev/null; {cleanup}")])
-                .args(["reaper", &pidfile.display().to_string(), &base.display().to_string()])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .expect("start the reaper (sh)");
-            let pipe = child.stdin.take().expect("reaper stdin");
-            Mutex::new(Reaper { base, pidfile, pids: Vec::new(), _pipe: pipe, _sh: child })
-        })
+        .get_or_init(|| Mutex::new(Reaper::start("raft", "AEGIS_KEEP_RAFT")))
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
 
-impl Reaper {
-    fn set(&mut self, pid: u32, alive: bool) {
-        self.pids.retain(|p| *p != pid);
-        if alive {
-            self.pids.push(pid);
-        }
-        let text: String = self.pids.iter().map(|p| format!("{p}\n")).collect();
-        let tmp = self.pidfile.with_extension("tmp");
-        std::fs::write(&tmp, text).expect("write pid file");
-        std::fs::rename(&tmp, &self.pidfile).expect("replace pid file");
-    }
-}
-
 /// The directory under which this test binary's nodes keep their data and logs.
 pub fn base_dir() -> PathBuf {
-    reaper().base.clone()
+    reaper().base().to_owned()
 }
 
 /// A free loopback port not handed out before in this test binary.
