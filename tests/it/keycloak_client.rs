@@ -19,7 +19,10 @@ const SECRET: &str = "kc-client-secret-canary-7f3a";
 fn client(kc: &Keycloak) -> KeycloakClient {
     KeycloakClient::new(
         kc.base_url(),
-        AdminAuth::password(kc.admin_user(), Sensitive::new(kc.admin_password().to_owned())),
+        AdminAuth::password(
+            kc.admin_user(),
+            Sensitive::new(kc.admin_password().to_owned()),
+        ),
         None,
         Duration::from_secs(30),
         Duration::from_secs(30),
@@ -115,6 +118,9 @@ async fn a_wrong_admin_password_is_one_clear_error_without_the_password() {
         .await
         .expect_err("the login is refused");
     let text = format!("{err} {err:?}");
-    assert!(text.contains("master"), "names the realm it logged into: {text}");
+    assert!(
+        text.contains("master"),
+        "names the realm it logged into: {text}"
+    );
     assert!(!text.contains(wrong), "{text}");
 }

@@ -19,6 +19,7 @@ mod http_wire;
 mod import_roundtrip;
 mod interrupts;
 mod keycloak;
+mod keycloak_client;
 mod keycloak_harness;
 mod locks;
 mod malformed;
