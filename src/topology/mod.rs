@@ -17,6 +17,7 @@ mod openbao;
 mod parse_message;
 mod policies;
 pub mod raw;
+pub mod realm_split;
 pub mod redact;
 mod refs;
 pub mod resolve;
