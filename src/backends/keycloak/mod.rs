@@ -1,4 +1,4 @@
-//! Keycloak: the admin client the Keycloak kinds will share (no kinds yet).
+//! Keycloak: the admin client the Keycloak kinds share, and the kinds (`kinds/`).
 //!
 //! Keycloak is driven through its admin REST API with a client of our own (see
 //! DEPENDENCIES.md): one admin login per run whose token is renewed before it expires, bodies
@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod ids;
+pub mod kinds;
 mod message;
 pub mod redact;
 
