@@ -12,6 +12,11 @@ use std::sync::Arc;
 use super::{Ids, KeycloakClient};
 use crate::backends::Registry;
 
+pub mod client_role;
+pub mod realm;
+pub mod realm_role;
+mod roles;
+
 /// What every Keycloak kind shares.
 pub struct Keycloak {
     pub client: KeycloakClient,
@@ -29,5 +34,7 @@ impl Keycloak {
 
 /// Registers every Keycloak kind.
 pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
-    let _ = (r, kc);
+    r.add(Arc::new(realm::Realm::new(kc.clone())));
+    r.add(Arc::new(realm_role::RealmRole::new(kc.clone())));
+    r.add(Arc::new(client_role::ClientRole::new(kc.clone())));
 }
