@@ -7,6 +7,8 @@
 //! `keycloak[R].client_role["clientId/role"]`. Server ids (UUIDs) never appear in ids,
 //! addresses or plans: kinds find them through [`Ids`].
 
+pub mod client;
+
 use std::sync::Arc;
 
 use super::{Ids, KeycloakClient};
@@ -29,5 +31,6 @@ impl Keycloak {
 
 /// Registers every Keycloak kind.
 pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
-    let _ = (r, kc);
+    // Clients.
+    r.add(Arc::new(client::Client::new(kc.clone())));
 }
