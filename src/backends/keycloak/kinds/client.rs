@@ -249,3 +249,30 @@ impl Kind for Client {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_body_never_carries_mappers_and_marks_the_secret() {
+        let id = ResourceId::on(Backend::Keycloak, "r", KIND, None, "web");
+        let mut attrs = std::collections::BTreeMap::new();
+        attrs.insert("publicClient".into(), AttrValue::Plain(json!(false)));
+        attrs.insert("protocolMappers".into(), AttrValue::Plain(json!([])));
+        attrs.insert(
+            "secret".into(),
+            AttrValue::secret_text("canary-body".into()),
+        );
+        let res = DesiredResource::new(id, attrs);
+        let body = body_of(&res, |k| k != "secret");
+        assert_eq!(
+            body.json(),
+            &json!({"clientId": "web", "publicClient": false})
+        );
+        let body = body_of(&res, |_| true);
+        assert_eq!(body.json()["secret"], "canary-body");
+        assert!(!body.scrub("echo canary-body").contains("canary"));
+    }
+}
