@@ -8,6 +8,7 @@
 //! addresses or plans: kinds find them through [`Ids`].
 
 pub mod client;
+pub mod protocol_mapper;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ impl Keycloak {
 
 /// Registers every Keycloak kind.
 pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
-    // Clients.
+    // Clients and their protocol mappers.
     r.add(Arc::new(client::Client::new(kc.clone())));
+    r.add(Arc::new(protocol_mapper::ProtocolMapper::new(kc.clone())));
 }
