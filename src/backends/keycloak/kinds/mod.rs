@@ -7,15 +7,17 @@
 //! `keycloak[R].client_role["clientId/role"]`. Server ids (UUIDs) never appear in ids,
 //! addresses or plans: kinds find them through [`Ids`].
 
+pub mod client;
+pub mod client_role;
+pub mod protocol_mapper;
+pub mod realm;
+pub mod realm_role;
+mod roles;
+
 use std::sync::Arc;
 
 use super::{Ids, KeycloakClient};
 use crate::backends::Registry;
-
-pub mod client_role;
-pub mod realm;
-pub mod realm_role;
-mod roles;
 
 /// What every Keycloak kind shares.
 pub struct Keycloak {
@@ -37,4 +39,7 @@ pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     r.add(Arc::new(realm::Realm::new(kc.clone())));
     r.add(Arc::new(realm_role::RealmRole::new(kc.clone())));
     r.add(Arc::new(client_role::ClientRole::new(kc.clone())));
+    // Clients and their protocol mappers.
+    r.add(Arc::new(client::Client::new(kc.clone())));
+    r.add(Arc::new(protocol_mapper::ProtocolMapper::new(kc.clone())));
 }

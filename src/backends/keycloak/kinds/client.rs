@@ -1,0 +1,278 @@
+//! Clients (`/admin/realms/{realm}/clients`), named by `clientId`.
+//!
+//! Keycloak answers every confidential client's `secret` in clear (contract addendum), so each
+//! representation goes through [`redact_client`] the moment it is read: the secret never
+//! reaches a [`Live`], a log or an error. A declared `secret` is therefore write-only: the
+//! engine compares it through its fingerprint, and it is sent only at creation and when it
+//! changed. Protocol mappers are their own kind (`protocol_mapper`): they are dropped from what
+//! is read and never sent, because a client `PUT` carrying `protocolMappers` deletes every
+//! mapper it does not list.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use super::Keycloak;
+use crate::backends::body::Body;
+use crate::backends::keycloak::{IdKind, admin_realm, redact_client};
+use crate::backends::path::ApiPath;
+use crate::backends::{BackendError, Kind, Live};
+use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
+
+pub const KIND: &str = "client";
+
+/// The clients every realm is created with: Keycloak's own, never aegisctl's to prune.
+pub const BUILTIN_CLIENTS: &[&str] = &[
+    "account",
+    "account-console",
+    "admin-cli",
+    "broker",
+    "realm-management",
+    "security-admin-console",
+];
+
+/// Lists whose order carries no meaning: Keycloak keeps them as sets.
+const SET_FIELDS: &[&str] = &[
+    "redirectUris",
+    "webOrigins",
+    "defaultClientScopes",
+    "optionalClientScopes",
+];
+
+/// Fields a client `PUT` ignores (contract §4.5): they are only honoured at creation.
+const CREATE_ONLY: &[&str] = &["defaultClientScopes", "optionalClientScopes"];
+
+/// Fields never sent: the server's own ids, and the mappers (their own kind; a PUT with them
+/// deletes the unlisted ones).
+const NEVER_SENT: &[&str] = &["id", "protocolMappers", "access"];
+
+/// Clients per page when listing a realm.
+const PAGE: u32 = 100;
+
+pub struct Client {
+    kc: Arc<Keycloak>,
+}
+
+impl Client {
+    pub fn new(kc: Arc<Keycloak>) -> Self {
+        Client { kc }
+    }
+}
+
+fn clients(realm: &str) -> ApiPath {
+    admin_realm(realm).lit("clients")
+}
+
+/// A request body of the declared fields `which` selects, with `clientId` from the id; every
+/// secret among them is marked for scrubbing from error messages.
+fn body_of(res: &DesiredResource, which: impl Fn(&str) -> bool) -> Body {
+    let mut map = Map::new();
+    let mut secrets = Vec::new();
+    for (k, v) in &res.attrs {
+        if NEVER_SENT.contains(&k.as_str()) || !which(k) {
+            continue;
+        }
+        let wire = v.to_wire();
+        if v.is_secret() {
+            secrets.push(wire.clone());
+        }
+        map.insert(k.clone(), wire);
+    }
+    // The name is the clientId: always sent, so that Keycloak never names the client by its
+    // UUID (what it does to a create without one).
+    map.insert("clientId".into(), Value::String(res.id.name.clone()));
+    let mut body = Body::new(Value::Object(map));
+    for s in &secrets {
+        body = body.with_secret_value(s);
+    }
+    body
+}
+
+impl Client {
+    /// The client's UUID, if it exists.
+    async fn uuid(&self, id: &ResourceId) -> Result<Option<String>, BackendError> {
+        Ok(self
+            .kc
+            .ids
+            .resolve_client(&self.kc.client, &id.namespace, &id.name)
+            .await?)
+    }
+}
+
+#[async_trait]
+impl Kind for Client {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::Keycloak
+    }
+
+    fn destroy_order(&self) -> u8 {
+        40
+    }
+
+    fn container(&self, id: &ResourceId) -> Option<ResourceId> {
+        Some(ResourceId::on(
+            Backend::Keycloak,
+            &id.namespace,
+            "realm",
+            None,
+            &id.namespace,
+        ))
+    }
+
+    fn write_only(&self, field: &str, _value: &AttrValue) -> bool {
+        // Never read back (redacted at once): compared by fingerprint.
+        field == "secret"
+    }
+
+    fn normalise(&self, field: &str, value: Value) -> Value {
+        match value {
+            Value::Array(mut items) if SET_FIELDS.contains(&field) => {
+                items.sort_by_key(|v| v.to_string());
+                items.dedup();
+                Value::Array(items)
+            }
+            other => other,
+        }
+    }
+
+    async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
+        let Some(uuid) = self.uuid(id).await? else {
+            return Ok(None);
+        };
+        let Some(mut rep) = self
+            .kc
+            .client
+            .get(&clients(&id.namespace).name(&uuid))
+            .await?
+        else {
+            // Deleted behind our back: the cached id is stale.
+            self.kc.ids.forget(&id.namespace, IdKind::Client, &id.name);
+            return Ok(None);
+        };
+        // Before anything else looks at it: the secret leaves the representation (and is
+        // zeroized as the returned wrapper drops).
+        drop(redact_client(&mut rep));
+        let Value::Object(mut map) = rep else {
+            return Ok(None);
+        };
+        for k in NEVER_SENT {
+            map.remove(*k);
+        }
+        Ok(Some(Live::from_map(map)))
+    }
+
+    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+        let realm = &res.id.namespace;
+        let body = body_of(res, |_| true);
+        let created = self.kc.client.post(&clients(realm), &body).await?;
+        if let Some(uuid) = created.id {
+            self.kc
+                .ids
+                .remember(realm, IdKind::Client, &res.id.name, &uuid);
+        }
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        res: &DesiredResource,
+        changed: &BTreeSet<String>,
+        live: &Live,
+    ) -> Result<(), BackendError> {
+        if let Some(f) = CREATE_ONLY.iter().find(|f| changed.contains(**f)) {
+            // A PUT would answer 204 and change nothing: a plan that never converges.
+            return Err(BackendError::Refused(format!(
+                "{}: `{f}` of an existing client cannot be changed through the client itself \
+                 (Keycloak ignores it on update); aegisctl does not manage client scope \
+                 assignments yet",
+                res.address
+            )));
+        }
+        let Some(uuid) = self.uuid(&res.id).await? else {
+            return Err(BackendError::Refused(format!(
+                "{}: the client no longer exists in realm `{}`",
+                res.address, res.id.namespace
+            )));
+        };
+        // The secret only when it changed: re-sending it would be a needless write of it.
+        let mut body = body_of(res, |k| {
+            !CREATE_ONLY.contains(&k) && (k != "secret" || changed.contains(k))
+        });
+        // A PUT without `authorizationServicesEnabled: true` turns authorization services off
+        // and drops their settings: keep them on when they are on and the file is silent.
+        if !res.attrs.contains_key("authorizationServicesEnabled")
+            && live.get("authorizationServicesEnabled") == Some(&Value::Bool(true))
+            && let Value::Object(m) = &mut body.json
+        {
+            m.insert("authorizationServicesEnabled".into(), Value::Bool(true));
+        }
+        self.kc
+            .client
+            .put(&clients(&res.id.namespace).name(&uuid), &body)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
+        if let Some(uuid) = self.uuid(id).await? {
+            self.kc
+                .client
+                .delete(&clients(&id.namespace).name(&uuid))
+                .await?;
+        }
+        self.kc.ids.forget(&id.namespace, IdKind::Client, &id.name);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        realm: &str,
+        _desired: &[&DesiredResource],
+    ) -> Result<Vec<ResourceId>, BackendError> {
+        let mut all = self.kc.client.list_paged(&clients(realm), PAGE).await?;
+        for c in &mut all {
+            // Each element carries its secret in clear: out at once.
+            drop(redact_client(c));
+        }
+        self.kc.ids.prime_clients(realm, &all);
+        Ok(all
+            .iter()
+            .filter_map(|c| c.get("clientId").and_then(Value::as_str))
+            .filter(|n| !BUILTIN_CLIENTS.contains(n))
+            .map(|n| ResourceId::on(Backend::Keycloak, realm, KIND, None, n))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_body_never_carries_mappers_and_marks_the_secret() {
+        let id = ResourceId::on(Backend::Keycloak, "r", KIND, None, "web");
+        let mut attrs = std::collections::BTreeMap::new();
+        attrs.insert("publicClient".into(), AttrValue::Plain(json!(false)));
+        attrs.insert("protocolMappers".into(), AttrValue::Plain(json!([])));
+        attrs.insert(
+            "secret".into(),
+            AttrValue::secret_text("canary-body".into()),
+        );
+        let res = DesiredResource::new(id, attrs);
+        let body = body_of(&res, |k| k != "secret");
+        assert_eq!(
+            body.json(),
+            &json!({"clientId": "web", "publicClient": false})
+        );
+        let body = body_of(&res, |_| true);
+        assert_eq!(body.json()["secret"], "canary-body");
+        assert!(!body.scrub("echo canary-body").contains("canary"));
+    }
+}
