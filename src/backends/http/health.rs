@@ -92,24 +92,44 @@ impl Health {
 mod tests {
     use super::*;
 
+    const BUDGET: Duration = Duration::from_secs(10);
+
+    /// An instant `secs` ago (the outage clock counts from when a failing attempt began).
+    fn ago(secs: u64) -> Instant {
+        Instant::now()
+            .checked_sub(Duration::from_secs(secs))
+            .unwrap_or_else(Instant::now)
+    }
+
     #[test]
     fn the_budget_opens_the_circuit_once_spent() {
-        let h = Health::new(Duration::from_millis(50));
-        let t0 = Instant::now();
-        assert!(h.bad(t0, "refused").is_some());
+        let h = Health::new(BUDGET);
+        let left = h.bad(ago(4), "refused").expect("within the budget");
+        assert!(left <= Duration::from_secs(6), "{left:?}");
         assert!(h.open_reason().is_none());
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(h.bad(Instant::now(), "refused again").is_none());
-        assert_eq!(h.open_reason().as_deref(), Some("refused again"));
+        // The outage began with the first failure: 4 s ago; a later failure does not restart it.
+        let h = Health::new(BUDGET);
+        assert!(h.bad(ago(11), "refused").is_none());
+        assert_eq!(h.open_reason().as_deref(), Some("refused"));
+        assert!(h.bad(Instant::now(), "again").is_none(), "it stays open");
+        assert_eq!(
+            h.open_reason().as_deref(),
+            Some("refused"),
+            "the first reason stands"
+        );
     }
 
     #[test]
     fn an_answer_resets_the_outage_clock() {
-        let h = Health::new(Duration::from_millis(50));
-        assert!(h.bad(Instant::now(), "x").is_some());
-        std::thread::sleep(Duration::from_millis(60));
+        let h = Health::new(BUDGET);
+        assert!(h.bad(ago(9), "x").is_some());
         h.good();
-        assert!(h.bad(Instant::now(), "y").is_some());
+        let left = h.bad(Instant::now(), "y").expect("a new outage");
+        assert!(
+            left > Duration::from_secs(9),
+            "the clock restarted: {left:?}"
+        );
         assert!(h.open_reason().is_none());
+        assert!(h.answered_once());
     }
 }
