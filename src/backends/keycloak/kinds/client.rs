@@ -24,7 +24,7 @@ use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
 pub const KIND: &str = "client";
 
 /// The clients every realm is created with: Keycloak's own, never aegisctl's to prune.
-pub const BUILTIN_CLIENTS: &[&str] = &[
+const BUILTIN_CLIENTS: &[&str] = &[
     "account",
     "account-console",
     "admin-cli",
@@ -32,6 +32,12 @@ pub const BUILTIN_CLIENTS: &[&str] = &[
     "realm-management",
     "security-admin-console",
 ];
+
+/// Whether a client is Keycloak's own: one of [`BUILTIN_CLIENTS`], or in `master` the
+/// `{realm}-realm` client Keycloak adds for each realm it administers.
+pub fn is_builtin(realm: &str, client_id: &str) -> bool {
+    BUILTIN_CLIENTS.contains(&client_id) || (realm == "master" && client_id.ends_with("-realm"))
+}
 
 /// Lists whose order carries no meaning: Keycloak keeps them as sets.
 const SET_FIELDS: &[&str] = &[
@@ -116,13 +122,7 @@ impl Kind for Client {
     }
 
     fn container(&self, id: &ResourceId) -> Option<ResourceId> {
-        Some(ResourceId::on(
-            Backend::Keycloak,
-            &id.namespace,
-            "realm",
-            None,
-            &id.namespace,
-        ))
+        Some(super::realm_of(id))
     }
 
     fn write_only(&self, field: &str, _value: &AttrValue) -> bool {
@@ -244,7 +244,7 @@ impl Kind for Client {
         Ok(all
             .iter()
             .filter_map(|c| c.get("clientId").and_then(Value::as_str))
-            .filter(|n| !BUILTIN_CLIENTS.contains(n))
+            .filter(|n| !is_builtin(realm, n))
             .map(|n| ResourceId::on(Backend::Keycloak, realm, KIND, None, n))
             .collect())
     }

@@ -20,20 +20,6 @@ use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "client_role";
 
-/// The clients Keycloak creates with every realm (and `{realm}-realm` clients in master).
-const BUILTIN_CLIENTS: &[&str] = &[
-    "account",
-    "account-console",
-    "admin-cli",
-    "broker",
-    "realm-management",
-    "security-admin-console",
-];
-
-fn is_builtin_client(realm: &str, client_id: &str) -> bool {
-    BUILTIN_CLIENTS.contains(&client_id) || (realm == "master" && client_id.ends_with("-realm"))
-}
-
 pub struct ClientRole {
     kc: Arc<Keycloak>,
 }
@@ -84,14 +70,7 @@ impl Kind for ClientRole {
     }
 
     fn container(&self, id: &ResourceId) -> Option<ResourceId> {
-        let client_id = id.mount.as_deref()?;
-        Some(ResourceId::on(
-            Backend::Keycloak,
-            &id.namespace,
-            "client",
-            None,
-            client_id,
-        ))
+        super::client_of(id)
     }
 
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
@@ -148,7 +127,7 @@ impl Kind for ClientRole {
             .filter(|d| d.id.backend == Backend::Keycloak && d.id.namespace == realm)
             .filter(|d| d.id.kind == "client")
             .map(|d| d.id.name.as_str())
-            .filter(|c| !is_builtin_client(realm, c))
+            .filter(|c| !super::client::is_builtin(realm, c))
             .collect();
         let mut out = Vec::new();
         for client_id in clients {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::{Ids, KeycloakClient};
 use crate::backends::Registry;
+use crate::model::{Backend, ResourceId};
 
 /// What every Keycloak kind shares.
 pub struct Keycloak {
@@ -32,6 +33,29 @@ impl Keycloak {
             ids: Ids::new(),
         }
     }
+}
+
+/// The realm object an object of realm `id.namespace` lives in.
+fn realm_of(id: &ResourceId) -> ResourceId {
+    ResourceId::on(
+        Backend::Keycloak,
+        &id.namespace,
+        realm::KIND,
+        None,
+        &id.namespace,
+    )
+}
+
+/// The client an object under a client (its `clientId` in `mount`) lives in.
+fn client_of(id: &ResourceId) -> Option<ResourceId> {
+    let client_id = id.mount.as_deref()?;
+    Some(ResourceId::on(
+        Backend::Keycloak,
+        &id.namespace,
+        client::KIND,
+        None,
+        client_id,
+    ))
 }
 
 /// Registers every Keycloak kind.

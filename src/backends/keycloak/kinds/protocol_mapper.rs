@@ -199,14 +199,7 @@ impl Kind for ProtocolMapper {
     }
 
     fn container(&self, id: &ResourceId) -> Option<ResourceId> {
-        let client = id.mount.as_deref()?;
-        Some(ResourceId::on(
-            Backend::Keycloak,
-            &id.namespace,
-            super::client::KIND,
-            None,
-            client,
-        ))
+        super::client_of(id)
     }
 
     fn write_only(&self, _field: &str, _value: &AttrValue) -> bool {

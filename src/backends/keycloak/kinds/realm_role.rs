@@ -51,13 +51,7 @@ impl Kind for RealmRole {
     }
 
     fn container(&self, id: &ResourceId) -> Option<ResourceId> {
-        Some(ResourceId::on(
-            Backend::Keycloak,
-            &id.namespace,
-            "realm",
-            None,
-            &id.namespace,
-        ))
+        Some(super::realm_of(id))
     }
 
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
