@@ -63,25 +63,12 @@ ensure_bao() {
   echo "$path"
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# True while PID is a live (not zombie) process.
-alive() {
-  local state
-  [ -r "/proc/$1/stat" ] || return 1
-  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
-}
+# shellcheck source=scripts/lib/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/proc.sh"
 
 # True if PID is the bao server this script started for DIR (guards against a recycled pid).
 is_our_server() {
   alive "$1" && tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF -- "-config=$2/audit.hcl"
-}
-
-http_code() {
-  curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$@" 2>/dev/null || true
 }
 
 start() {

@@ -74,7 +74,8 @@ now() { date +%s.%N; }
 elapsed() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.2f}")' "$1" "$2"; }
 median() { python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' "$@"; }
 ratio() { python3 -c 'import sys; a, b = map(float, sys.argv[1:3]); print(f"{a / b:.{sys.argv[3]}f}" if b else "n/a")' "$1" "$2" "$3"; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/lib/proc.sh
+. "$ROOT/scripts/lib/proc.sh"
 audit() { python3 "$HERE/audit_count.py" "$@"; }
 
 # start_server DIR: a fresh dev server with a file audit device; sets SERVER_PID and BAO_ADDR.
