@@ -10,18 +10,16 @@
 use base64::Engine;
 use serde_json::Value;
 
-/// The raft position inside an index, when it has a readable one.
+/// The raft position inside an index, when it has a readable one (OpenBao 2.7.2 sends
+/// `{"cluster":"<id>","value":"<raft index>"}`, see docs/raft-notes.md).
 fn position(index: &str) -> Option<u64> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(index.trim())
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(index.trim()))
         .ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
-    let value = v.get("value").or_else(|| v.get("Value"))?;
-    match value {
+    match v.get("value")? {
         Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok().or_else(|| position(s)),
-        Value::Object(m) => m.values().filter_map(Value::as_u64).max(),
+        Value::String(s) => s.parse().ok(),
         _ => None,
     }
 }
