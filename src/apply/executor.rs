@@ -182,7 +182,7 @@ async fn run_one(
     match change.action {
         Action::Create => {
             let res = res.ok_or_else(need)?;
-            let sent = kind.create(res).await;
+            let sent = kind.create(res).await.map(|_made| ());
             return landed(kind.as_ref(), res, sent).await;
         }
         Action::Update => {
@@ -197,7 +197,7 @@ async fn run_one(
             let res = res.ok_or_else(need)?;
             guard(registry, change, live, deleting).await?;
             kind.delete(&change.id).await?;
-            let sent = kind.create(res).await;
+            let sent = kind.create(res).await.map(|_made| ());
             return landed(kind.as_ref(), res, sent).await;
         }
         Action::Delete => {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::*;
-use crate::backends::Kind;
+use crate::backends::{Kind, Made};
 use crate::model::{OpenBaoConn, ResourceId};
 
 /// A kind that records the order of writes and fails for names starting with "bad".
@@ -39,8 +39,8 @@ impl Kind for Recorder {
     async fn read(&self, _: &ResourceId) -> Result<Option<Live>, BackendError> {
         Ok(None)
     }
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
-        self.note("create", &res.id.name)
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
+        self.note("create", &res.id.name).map(|()| Made::none())
     }
     async fn update(
         &self,

@@ -20,7 +20,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
-pub use live::Live;
+use crate::sensitive::Sensitive;
+pub use live::{Live, SecretJson};
 pub mod error;
 pub use error::BackendError;
 pub use openbao::client::BaoError;
@@ -180,7 +181,19 @@ pub trait Kind: Send + Sync {
     /// Reads one object; `None` when it does not exist.
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError>;
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError>;
+    /// Creates the object; what the server made that the file could not say (a generated
+    /// client secret) comes back as [`Made`].
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError>;
+
+    /// A value the object produces that other objects may take (`output:` references): a
+    /// Keycloak client's `secret`. Read from the server when no create just returned it.
+    async fn output(
+        &self,
+        _id: &ResourceId,
+        _name: &str,
+    ) -> Result<Option<Sensitive<SecretJson>>, BackendError> {
+        Ok(None)
+    }
 
     /// Updates the `changed` attributes of an existing object.
     async fn update(
@@ -199,6 +212,19 @@ pub trait Kind: Send + Sync {
         namespace: &str,
         desired: &[&DesiredResource],
     ) -> Result<Vec<ResourceId>, BackendError>;
+}
+
+/// What a create made that the declaration could not say: generated values, by output name,
+/// sensitive from the moment they are read.
+#[derive(Debug, Default)]
+pub struct Made {
+    pub outputs: BTreeMap<String, Sensitive<SecretJson>>,
+}
+
+impl Made {
+    pub fn none() -> Made {
+        Made::default()
+    }
 }
 
 /// The kinds known to this run, by name.

@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use super::{Body, OpenBao, body_from};
 use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
-use crate::backends::{FieldSource, Kind, Live};
+use crate::backends::{FieldSource, Kind, Live, Made};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 
 /// What the server configuration says about audit devices.
@@ -178,7 +178,7 @@ impl Kind for AuditDevice {
             }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let options = body_from(
             res.attrs.iter().filter(|(k, _)| k.starts_with("options.")),
             "options.",
@@ -206,7 +206,7 @@ impl Kind for AuditDevice {
                     stanza(res)
                 )))
             }
-            other => other.map(|_| ()).map_err(Into::into),
+            other => other.map(|_| Made::none()).map_err(Into::into),
         }
     }
 
@@ -217,7 +217,7 @@ impl Kind for AuditDevice {
         _live: &Live,
     ) -> Result<(), BackendError> {
         self.delete(&res.id).await?;
-        self.create(res).await
+        self.create(res).await.map(|_| ())
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {

@@ -19,7 +19,7 @@ use super::path_kind::{PathKind, PathSpec};
 use super::{Body, OpenBao, body_from};
 use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
-use crate::backends::{FieldSource, Kind, Live};
+use crate::backends::{FieldSource, Kind, Live, Made};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 
 /// aegisctl's own field: rotate the root credential after creation.
@@ -127,7 +127,7 @@ impl Kind for DatabaseConnection {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let body = body_from(
             res.attrs.iter().filter(|(k, _)| k.as_str() != ROTATE_ROOT),
             "",
@@ -148,7 +148,7 @@ impl Kind for DatabaseConnection {
                 )
                 .await?;
         }
-        Ok(())
+        Ok(Made::none())
     }
 
     async fn update(

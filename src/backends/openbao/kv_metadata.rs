@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::kv_secret::kv_path;
 use super::{Body, OpenBao, body_from};
 use crate::backends::BackendError;
-use crate::backends::{FieldSource, Kind, Live};
+use crate::backends::{FieldSource, Kind, Live, Made};
 use crate::duration;
 use crate::model::{DesiredResource, ResourceId};
 
@@ -108,8 +108,10 @@ impl Kind for KvMetadata {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
-        self.write(res, &res.attrs.keys().cloned().collect()).await
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
+        self.write(res, &res.attrs.keys().cloned().collect())
+            .await
+            .map(|()| Made::none())
     }
 
     async fn update(

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::{Body, OpenBao};
 use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
-use crate::backends::{Kind, Live};
+use crate::backends::{Kind, Live, Made};
 use crate::model::{DesiredResource, ResourceId};
 
 pub struct KvSecret {
@@ -180,8 +180,8 @@ impl Kind for KvSecret {
             .map(|m| Live::from_map(m).with_revision(revision)))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
-        self.write(res, None).await
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
+        self.write(res, None).await.map(|()| Made::none())
     }
 
     async fn update(

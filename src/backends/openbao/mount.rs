@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{Body, OpenBao, Table, body_from, sys_path};
 use crate::backends::BackendError;
-use crate::backends::{FieldSource, Holds, Kind, Live};
+use crate::backends::{FieldSource, Holds, Kind, Live, Made};
 use crate::model::{AttrValue, DesiredResource, ResourceId};
 
 /// Mounts OpenBao has by itself; never listed, never managed.
@@ -157,7 +157,7 @@ impl Kind for Mount {
         Ok(table.get(&id.name).map(flatten))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let kind = res.plain_str("type").unwrap_or_default();
         let config = body_from(prefixed(res, "tune."), "tune.");
         let options = body_from(prefixed(res, "options."), "options.");
@@ -192,7 +192,7 @@ impl Kind for Mount {
             )
             .await;
         self.bao.forget_tables(&res.id.namespace);
-        result.map(|_| ()).map_err(Into::into)
+        result.map(|_| Made::none()).map_err(Into::into)
     }
 
     async fn update(

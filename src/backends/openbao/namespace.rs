@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::{Body, OpenBao};
 use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
-use crate::backends::{Holds, Kind, Live};
+use crate::backends::{Holds, Kind, Live, Made};
 use crate::model::{DesiredResource, ResourceId};
 
 pub struct Namespace {
@@ -95,7 +95,7 @@ impl Kind for Namespace {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let mut body = json!({});
         if let Some(m) = res.attrs.get("custom_metadata") {
             body["custom_metadata"] = m.to_wire();
@@ -106,7 +106,7 @@ impl Kind for Namespace {
             .write(&res.id.namespace, &path(&res.id.name), &Body::new(body))
             .await;
         self.bao.forget_tables(&res.id.namespace_path());
-        result.map(|_| ()).map_err(Into::into)
+        result.map(|_| Made::none()).map_err(Into::into)
     }
 
     async fn update(

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::{OpenBao, body_from, mount_root};
 use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
-use crate::backends::{FieldSource, Kind, Live};
+use crate::backends::{FieldSource, Kind, Live, Made};
 use crate::model::{DesiredResource, ResourceId};
 
 /// Everything that distinguishes one path-shaped kind from another.
@@ -93,13 +93,13 @@ impl Kind for PathKind {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let body = body_from(res.attrs.iter(), "");
         self.bao
             .client
             .write(&res.id.namespace, &self.path(&res.id), &body)
             .await
-            .map(|_| ())
+            .map(|_| Made::none())
             .map_err(Into::into)
     }
 

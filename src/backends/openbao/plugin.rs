@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{OpenBao, body_from};
 use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
-use crate::backends::{FieldSource, Kind, Live};
+use crate::backends::{FieldSource, Kind, Live, Made};
 use crate::model::{DesiredResource, ResourceId};
 
 pub struct Plugin {
@@ -81,13 +81,13 @@ impl Kind for Plugin {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let body = body_from(res.attrs.iter(), "");
         self.bao
             .client
             .write("", &path(&res.id), &body)
             .await
-            .map(|_| ())
+            .map(|_| Made::none())
             .map_err(Into::into)
     }
 
@@ -97,7 +97,7 @@ impl Kind for Plugin {
         _changed: &BTreeSet<String>,
         _live: &Live,
     ) -> Result<(), BackendError> {
-        self.create(res).await
+        self.create(res).await.map(|_| ())
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {

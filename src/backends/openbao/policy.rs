@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{OpenBao, body_from};
 use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
-use crate::backends::{Kind, Live};
+use crate::backends::{Kind, Live, Made};
 use crate::model::{DesiredResource, ResourceId};
 use crate::topology::resolve::BUILTIN_POLICIES;
 
@@ -66,13 +66,13 @@ impl Kind for Policy {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let body = body_from(res.attrs.iter(), "");
         self.bao
             .client
             .write(&res.id.namespace, &path(&res.id.name), &body)
             .await
-            .map(|_| ())
+            .map(|_| Made::none())
             .map_err(Into::into)
     }
 
@@ -82,7 +82,7 @@ impl Kind for Policy {
         _changed: &BTreeSet<String>,
         _live: &Live,
     ) -> Result<(), BackendError> {
-        self.create(res).await
+        self.create(res).await.map(|_| ())
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{Body, OpenBao, body_from};
 use crate::backends::BackendError;
 use crate::backends::path::ApiPath;
-use crate::backends::{FieldSource, Kind, Live};
+use crate::backends::{FieldSource, Kind, Live, Made};
 use crate::model::{DesiredResource, ResourceId};
 
 /// Fields only `.../config` accepts (creation ignores them).
@@ -75,7 +75,7 @@ impl Kind for TransitKey {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let create = body_from(
             res.attrs
                 .iter()
@@ -98,7 +98,7 @@ impl Kind for TransitKey {
                 .write(&res.id.namespace, &key_path(&res.id).lit("config"), &config)
                 .await?;
         }
-        Ok(())
+        Ok(Made::none())
     }
 
     async fn update(

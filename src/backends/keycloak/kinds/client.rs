@@ -18,7 +18,7 @@ use super::Keycloak;
 use crate::backends::body::Body;
 use crate::backends::keycloak::{IdKind, admin_realm, redact_client};
 use crate::backends::path::ApiPath;
-use crate::backends::{BackendError, Kind, Live};
+use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "client";
@@ -167,7 +167,7 @@ impl Kind for Client {
         Ok(Some(Live::from_map(map)))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let realm = &res.id.namespace;
         let body = body_of(res, |_| true);
         let created = self.kc.client.post(&clients(realm), &body).await?;
@@ -176,7 +176,7 @@ impl Kind for Client {
                 .ids
                 .remember(realm, IdKind::Client, &res.id.name, &uuid);
         }
-        Ok(())
+        Ok(Made::none())
     }
 
     async fn update(

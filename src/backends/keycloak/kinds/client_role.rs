@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use super::{Keycloak, roles};
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
-use crate::backends::{BackendError, Kind, Live};
+use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "client_role";
@@ -80,7 +80,7 @@ impl Kind for ClientRole {
         }
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let client_id = client_of(&res.id)?;
         let Some(c) = self.collection(&res.id.namespace, client_id).await? else {
             return Err(BackendError::Refused(format!(
@@ -89,7 +89,7 @@ impl Kind for ClientRole {
                 res.id.name, res.id.namespace
             )));
         };
-        roles::create(&self.kc, c, res).await
+        roles::create(&self.kc, c, res).await.map(|()| Made::none())
     }
 
     async fn update(

@@ -20,7 +20,7 @@ use super::Keycloak;
 use crate::backends::body::Body;
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
-use crate::backends::{BackendError, Kind, Live};
+use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "protocol_mapper";
@@ -224,14 +224,14 @@ impl Kind for ProtocolMapper {
         }))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let uuid = self.require_client(res).await?;
         let body = body_of(res, None, None);
         self.kc
             .client
             .post(&models(&res.id.namespace, &uuid), &body)
             .await?;
-        Ok(())
+        Ok(Made::none())
     }
 
     async fn update(

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::{Keycloak, roles::declared_body};
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
-use crate::backends::{BackendError, Kind, Live};
+use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "realm";
@@ -88,13 +88,13 @@ impl Kind for Realm {
         Ok(Some(Live::from_map(rep)))
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let body = declared_body(res, realm_field(&res.id.name));
         self.kc
             .client
             .post(&ApiPath::route("admin/realms"), &body)
             .await?;
-        Ok(())
+        Ok(Made::none())
     }
 
     /// Only the declared fields (and `realm`) are sent: the PUT merges, so everything else the

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::{Keycloak, roles};
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
-use crate::backends::{BackendError, Kind, Live};
+use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "realm_role";
@@ -58,8 +58,10 @@ impl Kind for RealmRole {
         roles::read(&self.kc, collection(&id.namespace), &id.name).await
     }
 
-    async fn create(&self, res: &DesiredResource) -> Result<(), BackendError> {
-        roles::create(&self.kc, collection(&res.id.namespace), res).await
+    async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
+        roles::create(&self.kc, collection(&res.id.namespace), res)
+            .await
+            .map(|()| Made::none())
     }
 
     async fn update(
