@@ -147,6 +147,16 @@ pub enum AttrValue {
     Plain(Value),
     Secret(Sensitive<SecretJson>),
     Vault(VaultRef),
+    /// A value another object produces (a Keycloak client's generated secret), known once that
+    /// object exists: read before planning, else "(known after apply)" and read at apply.
+    Output(OutputRef),
+}
+
+/// Which object produces a value, and which of its outputs it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputRef {
+    pub producer: ResourceId,
+    pub name: String,
 }
 
 /// A `vault:MOUNT/PATH#key` reference: a key of a KV v2 secret already in OpenBao, read at
@@ -171,7 +181,10 @@ impl AttrValue {
     }
 
     pub fn is_secret(&self) -> bool {
-        matches!(self, AttrValue::Secret(_) | AttrValue::Vault(_))
+        matches!(
+            self,
+            AttrValue::Secret(_) | AttrValue::Vault(_) | AttrValue::Output(_)
+        )
     }
 
     /// The value as it goes into a request body. Secrets are exposed here and only here. An
@@ -180,7 +193,7 @@ impl AttrValue {
         match self {
             AttrValue::Plain(v) => v.clone(),
             AttrValue::Secret(s) => s.expose().0.clone(),
-            AttrValue::Vault(_) => Value::Null,
+            AttrValue::Vault(_) | AttrValue::Output(_) => Value::Null,
         }
     }
 }
@@ -263,6 +276,17 @@ pub struct OpenBaoConn {
     pub ca_cert: Option<PathBuf>,
 }
 
+/// How to reach Keycloak, as the topology's `keycloak:` block says.
+#[derive(Clone, Debug)]
+pub struct KeycloakConn {
+    /// One base URL for the token endpoint and the admin API.
+    pub url: String,
+    pub auth: crate::backends::keycloak::AdminAuth,
+    pub ca_cert: Option<PathBuf>,
+    /// The realms the realm files declare: the scopes drift and prune look into.
+    pub realms: Vec<String>,
+}
+
 /// The whole Desired phase of one topology file.
 #[derive(Clone, Debug)]
 pub struct Desired {
@@ -273,6 +297,8 @@ pub struct Desired {
     /// The file's text (secret values masked), for diagnostics found after loading.
     pub source: Option<Source>,
     pub conn: OpenBaoConn,
+    /// Keycloak, when the topology has a `keycloak:` block.
+    pub keycloak: Option<KeycloakConn>,
     /// The KV v2 mount holding the ledger.
     pub ledger_mount: String,
     pub resources: Vec<DesiredResource>,

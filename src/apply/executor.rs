@@ -19,7 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub use super::outcome::{ApplyReport, Cancel, Event, Outcome, Reporter};
 use crate::backends::{BackendError, Live, Registry};
-use crate::model::{Address, Desired, DesiredResource};
+use crate::model::{Address, AttrValue, Desired, DesiredResource};
 use crate::plan::contents::{handled_by, lost_with};
 use crate::plan::{Action, Change, Observed, Plan};
 
@@ -163,6 +163,40 @@ async fn guard(
     }
 }
 
+/// `res` with its output references read from their producers (made earlier in this apply,
+/// since it depends on them), or `None` when it has none.
+async fn with_outputs(
+    registry: &Registry,
+    res: &DesiredResource,
+) -> Result<Option<DesiredResource>, BackendError> {
+    if !res
+        .attrs
+        .values()
+        .any(|v| matches!(v, AttrValue::Output(_)))
+    {
+        return Ok(None);
+    }
+    let mut out = res.clone();
+    for value in out.attrs.values_mut() {
+        let AttrValue::Output(o) = value else {
+            continue;
+        };
+        let kind = registry
+            .of(&o.producer)
+            .ok_or_else(|| BackendError::Refused(format!("unknown kind `{}`", o.producer.kind)))?;
+        let Some(v) = kind.output(&o.producer, &o.name).await? else {
+            return Err(BackendError::Refused(format!(
+                "{} takes the `{}` of {}, which has none",
+                res.address,
+                o.name,
+                o.producer.address()
+            )));
+        };
+        *value = AttrValue::Secret(v);
+    }
+    Ok(Some(out))
+}
+
 async fn run_one(
     registry: &Registry,
     change: &Change,
@@ -173,6 +207,11 @@ async fn run_one(
     let kind = registry
         .of(&change.id)
         .ok_or_else(|| BackendError::Refused(format!("unknown kind `{}`", change.id.kind)))?;
+    let resolved = match res {
+        Some(r) => with_outputs(registry, r).await?,
+        None => None,
+    };
+    let res = resolved.as_ref().or(res);
     let need = || {
         BackendError::Refused(format!(
             "{} is not declared in the topology",
@@ -282,6 +321,14 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
         .collect();
     ready.extend(deletes.release(&state));
     let mut running = FuturesUnordered::new();
+    // Lanes (see `Kind::lane`): at most one running change per lane; the others wait parked.
+    let lane_of = |i: usize| {
+        registry
+            .of(&plan.changes[i].id)
+            .and_then(|k| k.lane(&plan.changes[i].id))
+    };
+    let mut busy: BTreeSet<String> = BTreeSet::new();
+    let mut parked: VecDeque<usize> = VecDeque::new();
     let finish = |i: usize, outcome: Outcome, live: Option<Live>, state: &mut Vec<State>| {
         reporter.finished(&plan.changes[i], &outcome);
         // The receiver only goes away when the apply itself is gone.
@@ -299,6 +346,13 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
                 continue;
             }
             let change = &plan.changes[i];
+            let lane = lane_of(i);
+            if let Some(l) = &lane
+                && busy.contains(l)
+            {
+                parked.push_back(i);
+                continue;
+            }
             if change.manual.is_some() {
                 // Nothing to send; dependents go ahead (they may rely on the operator's step).
                 release_dependents(i, &dependents, &mut waiting, &state, &mut ready);
@@ -306,6 +360,9 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
                 continue;
             }
             state[i] = State::Running;
+            if let Some(l) = lane {
+                busy.insert(l);
+            }
             reporter.started(change);
             let res = by_addr.get(&change.address).copied();
             let live = observed.live.get(&change.address).and_then(Option::as_ref);
@@ -315,6 +372,13 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
             break;
         };
         let is_delete = plan.changes[i].action == Action::Delete;
+        if let Some(l) = lane_of(i) {
+            busy.remove(&l);
+            // Whatever waited for this lane may go now (still in the order it became ready).
+            let mut back: VecDeque<usize> = std::mem::take(&mut parked);
+            back.extend(ready.drain(..));
+            ready = back;
+        }
         match result {
             Ok(live) => {
                 release_dependents(i, &dependents, &mut waiting, &state, &mut ready);

@@ -95,6 +95,7 @@ fn desired(resources: Vec<DesiredResource>) -> Desired {
             token: None,
             ca_cert: None,
         },
+        keycloak: None,
         ledger_mount: "aegisctl".into(),
         resources,
         hosts: vec![],

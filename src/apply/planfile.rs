@@ -91,6 +91,12 @@ pub fn digest_with(
             h.update([0]);
             match v {
                 AttrValue::Plain(p) => h.update(p.to_string().as_bytes()),
+                // Not known before apply: the producer and the output name stand for it.
+                AttrValue::Output(o) => {
+                    h.update(b"output:");
+                    h.update(o.producer.address().0.as_bytes());
+                    h.update(o.name.as_bytes())
+                }
                 AttrValue::Secret(_) | AttrValue::Vault(_) => {
                     let fp = match key {
                         DigestKey::Ledger => {

@@ -117,6 +117,12 @@ pub trait Kind: Send + Sync {
         false
     }
 
+    /// Writes the server cannot take concurrently share a lane: the executor runs one change of
+    /// a lane at a time (Keycloak's realm-level settings and identity providers, per realm).
+    fn lane(&self, _id: &ResourceId) -> Option<String> {
+        None
+    }
+
     /// Order among deletions: lower goes first (children before their mounts).
     fn destroy_order(&self) -> u8 {
         50

@@ -7,8 +7,9 @@ use std::path::Path;
 use super::session::Session;
 use super::{CliError, EXIT_CHANGES, EXIT_OK, load};
 use crate::cli::RunFlags;
+use crate::model::Backend;
 use crate::plan::diff;
-use crate::plan::observe::NAMESPACE_KIND;
+use crate::plan::observe::{NAMESPACE_KIND, REALM_KIND};
 use crate::plan::render::{human, json};
 use crate::printer::Printer;
 
@@ -22,27 +23,40 @@ pub(super) async fn run(printer: &Printer, file: &Path, run: &RunFlags) -> Resul
     let observed = session
         .observe(&desired, &ledger, true, parallelism)
         .await?;
+    session.resolve_outputs(&mut desired, &observed).await?;
     let warnings = session.check_fields(&mut desired, &observed).await?;
     // List what exists in every namespace the topology manages (that exists).
     let mut namespaces: BTreeSet<String> = BTreeSet::from([String::new()]);
     for r in desired
         .resources
         .iter()
-        .filter(|r| r.id.kind == NAMESPACE_KIND)
+        .filter(|r| r.id.backend == Backend::OpenBao && r.id.kind == NAMESPACE_KIND)
     {
         if matches!(observed.live.get(&r.address), Some(Some(_))) {
             namespaces.insert(r.id.namespace_path());
         }
     }
+    // And in every realm the topology declares (that exists).
+    let realms: BTreeSet<String> = desired
+        .resources
+        .iter()
+        .filter(|r| r.id.backend == Backend::Keycloak && r.id.kind == REALM_KIND)
+        .filter(|r| matches!(observed.live.get(&r.address), Some(Some(_))))
+        .map(|r| r.id.name.clone())
+        .collect();
+    let scopes = namespaces
+        .iter()
+        .map(|ns| (Backend::OpenBao, ns))
+        .chain(realms.iter().map(|r| (Backend::Keycloak, r)));
     let mut existing = Vec::new();
-    for ns in &namespaces {
+    for (backend, scope) in scopes {
         let declared: Vec<&crate::model::DesiredResource> = desired
             .resources
             .iter()
-            .filter(|r| &r.id.namespace == ns)
+            .filter(|r| r.id.backend == backend && &r.id.namespace == scope)
             .collect();
-        for kind in session.registry.all() {
-            existing.extend(kind.list(ns, &declared).await?);
+        for kind in session.registry.all().filter(|k| k.backend() == backend) {
+            existing.extend(kind.list(scope, &declared).await?);
         }
     }
     // The ledger's own mount is aegisctl's, not an unmanaged object.

@@ -1,7 +1,7 @@
-//! A connection to the topology's OpenBao with the registry of kinds bound to it, and the steps
-//! plan, apply and drift share: `vault:` references, the ledger, observation, the field check,
-//! the ownership check, and the annotations a plan gets from the servers (manual steps, the
-//! prune guard).
+//! A connection to the topology's OpenBao (and Keycloak, only when the file has a `keycloak:`
+//! block) with the registry of kinds bound to them, and the steps plan, apply and drift share:
+//! `vault:` references, outputs, the ledger, observation, the field check, the ownership check,
+//! and the annotations a plan gets from the servers (manual steps, the prune guard).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -22,6 +22,8 @@ use crate::state::ledger::Ledger;
 
 pub(crate) struct Session {
     pub bao: Arc<OpenBao>,
+    /// Keycloak, when the topology declares it.
+    pub keycloak: Option<Arc<crate::backends::keycloak::kinds::Keycloak>>,
     pub registry: Registry,
     /// The field check's warnings once it has passed: it runs once per run (apply runs it before
     /// its first write, and the plan it makes then does not repeat it).
@@ -35,9 +37,34 @@ pub(crate) fn set_retry_budget(budget: Duration) {
     let _ = RETRY_BUDGET.set(budget);
 }
 
+/// The retry budget of this run, per backend.
+fn budget() -> Duration {
+    RETRY_BUDGET
+        .get()
+        .copied()
+        .unwrap_or(crate::backends::http::DEFAULT_BUDGET)
+}
+
 impl Session {
     pub fn connect(printer: &Printer, desired: &Desired) -> Result<Session, CliError> {
-        Self::connect_to(printer, &desired.conn)
+        let mut session = Self::connect_to(printer, &desired.conn)?;
+        if let Some(kc) = &desired.keycloak {
+            if let Some(warning) = crate::backends::http::plain_http_warning(&kc.url) {
+                printer.warn(&warning);
+            }
+            let client = crate::backends::keycloak::KeycloakClient::new(
+                &kc.url,
+                kc.auth.clone(),
+                kc.ca_cert.as_deref(),
+                Duration::from_secs(30),
+                budget(),
+            )
+            .map_err(|e| CliError::Keycloak(Box::new(e)))?;
+            let kinds = Arc::new(crate::backends::keycloak::kinds::Keycloak::new(client));
+            crate::backends::keycloak::kinds::register(&mut session.registry, Arc::clone(&kinds));
+            session.keycloak = Some(kinds);
+        }
+        Ok(session)
     }
 
     /// Connects with the topology's settings, falling back to the environment.
@@ -74,16 +101,12 @@ impl Session {
         if let Some(warning) = crate::backends::http::plain_http_warning(&address) {
             printer.warn(&warning);
         }
-        let budget = RETRY_BUDGET
-            .get()
-            .copied()
-            .unwrap_or(crate::backends::http::DEFAULT_BUDGET);
         let mut client = BaoClient::new(
             &address,
             token,
             ca.as_deref(),
             Duration::from_secs(30),
-            budget,
+            budget(),
         )?;
         if let Some(ns) = env("BAO_NAMESPACE", "VAULT_NAMESPACE") {
             client = client.with_base_namespace(&ns);
@@ -92,6 +115,7 @@ impl Session {
         let registry = Registry::openbao(Arc::clone(&bao));
         Ok(Session {
             bao,
+            keycloak: None,
             registry,
             fields_checked: std::sync::Mutex::new(None),
         })
@@ -133,7 +157,13 @@ impl Session {
     pub async fn resolve_vault(&self, desired: &mut Desired) -> Result<(), CliError> {
         let mut cache: BTreeMap<(String, String), Option<Live>> = BTreeMap::new();
         for res in &mut desired.resources {
-            let ns = res.id.namespace.clone();
+            // An object of another backend (a Keycloak client's secret) reads from the root
+            // namespace: its scope is a realm, not a namespace.
+            let ns = if res.id.backend.is_openbao() {
+                res.id.namespace.clone()
+            } else {
+                String::new()
+            };
             for value in res.attrs.values_mut() {
                 let AttrValue::Vault(r) = value else { continue };
                 let key = (ns.clone(), r.path.clone());
@@ -162,6 +192,48 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Every output reference whose producer exists is read now (a generated client secret);
+    /// the others stay "(known after apply)" and are read by apply once their producer is made.
+    pub async fn resolve_outputs(
+        &self,
+        desired: &mut Desired,
+        observed: &Observed,
+    ) -> Result<(), CliError> {
+        for res in &mut desired.resources {
+            for value in res.attrs.values_mut() {
+                let AttrValue::Output(o) = value else {
+                    continue;
+                };
+                if !matches!(observed.live.get(&o.producer.address()), Some(Some(_))) {
+                    continue;
+                }
+                if let Some(kind) = self.registry.of(&o.producer)
+                    && let Some(v) = kind.output(&o.producer, &o.name).await?
+                {
+                    *value = AttrValue::Secret(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After apply: every output reference still unknown, read from its producer where it now
+    /// exists (best effort: what cannot be read stays unknown).
+    pub async fn resolve_made_outputs(&self, desired: &mut Desired) {
+        for res in &mut desired.resources {
+            for value in res.attrs.values_mut() {
+                let AttrValue::Output(o) = value else {
+                    continue;
+                };
+                if let Some(kind) = self.registry.of(&o.producer)
+                    && let Ok(Some(v)) = kind.output(&o.producer, &o.name).await
+                {
+                    *value = AttrValue::Secret(v);
+                }
+            }
+        }
     }
 
     /// The data of a KV secret given as `MOUNT/PATH`, the mount found by longest prefix.
@@ -351,6 +423,7 @@ impl Session {
         let observed = self
             .observe(desired, ledger, opts.prune, parallelism)
             .await?;
+        self.resolve_outputs(desired, &observed).await?;
         let warnings = self.check_fields(desired, &observed).await?;
         self.check_owners(desired, ledger)?;
         let mut plan = diff::plan(desired, &observed, ledger, &self.registry, opts)?;

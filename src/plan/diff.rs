@@ -60,6 +60,19 @@ pub fn attr_diffs(
         if fixed.contains(&field.as_str()) {
             continue;
         }
+        if matches!(value, AttrValue::Output(_)) {
+            // Its producer does not exist yet: whatever it will be, apply writes it.
+            out.push(AttrDiff {
+                name: field.clone(),
+                before: None,
+                after: None,
+                sensitive: true,
+                forces_replace: false,
+                unverified: false,
+                known_after_apply: true,
+            });
+            continue;
+        }
         let ty = res.types.get(field).copied();
         let sensitive = value.is_secret();
         let wire = value.to_wire();
@@ -94,7 +107,7 @@ pub fn attr_diffs(
             before: if sensitive { None } else { before },
             after: match value {
                 AttrValue::Plain(v) => Some(v.clone()),
-                AttrValue::Secret(_) | AttrValue::Vault(_) => None,
+                AttrValue::Secret(_) | AttrValue::Vault(_) | AttrValue::Output(_) => None,
             },
             sensitive,
             forces_replace: match live.get(field) {
@@ -102,6 +115,7 @@ pub fn attr_diffs(
                 None => false,
             },
             unverified,
+            known_after_apply: false,
         });
     }
     out
@@ -137,11 +151,12 @@ fn create_attrs(res: &DesiredResource) -> Vec<AttrDiff> {
             before: None,
             after: match v {
                 AttrValue::Plain(v) => Some(v.clone()),
-                AttrValue::Secret(_) | AttrValue::Vault(_) => None,
+                AttrValue::Secret(_) | AttrValue::Vault(_) | AttrValue::Output(_) => None,
             },
             sensitive: v.is_secret(),
             forces_replace: false,
             unverified: false,
+            known_after_apply: matches!(v, AttrValue::Output(_)),
         })
         .collect()
 }

@@ -41,6 +41,10 @@ pub struct AttrDiff {
     /// sent: whether it differs cannot be known, so apply sends it (or `--adopt` records it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unverified: bool,
+    /// The value is another object's output that does not exist yet (a client secret Keycloak
+    /// will generate): it is known only once apply has made its producer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub known_after_apply: bool,
 }
 
 /// One object's change.

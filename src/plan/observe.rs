@@ -1,7 +1,8 @@
 //! Observe: read the live state of a set of objects, in parallel, one read per object.
 //!
-//! Namespaces are read first, shallowest first, and nothing is read inside a namespace that
-//! does not exist: those objects are absent by definition, and asking would only earn errors.
+//! Containers are read first — OpenBao namespaces shallowest first, then Keycloak realms — and
+//! nothing is read inside one that does not exist: those objects are absent by definition, and
+//! asking would only earn errors (and, for a realm not yet created, a request per object).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,10 +10,13 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::diff::Observed;
 use crate::backends::{BackendError, Registry};
-use crate::model::ResourceId;
+use crate::model::{Backend, ResourceId};
 
-/// The kind name of namespaces, whose ids scope every other id.
+/// The kind name of namespaces, whose ids scope every other OpenBao id.
 pub const NAMESPACE_KIND: &str = "namespace";
+
+/// The kind name of Keycloak realms, whose ids scope every other Keycloak id.
+pub const REALM_KIND: &str = "realm";
 
 async fn read_all(
     registry: &Registry,
@@ -49,7 +53,9 @@ pub async fn observe<'a>(
             .any(|a| ns == a || ns.starts_with(&format!("{a}/")))
     };
     let mut by_depth: BTreeMap<usize, Vec<&ResourceId>> = BTreeMap::new();
-    for id in ids.iter().filter(|id| id.kind == NAMESPACE_KIND) {
+    let is_namespace =
+        |id: &ResourceId| id.backend == Backend::OpenBao && id.kind == NAMESPACE_KIND;
+    for id in ids.iter().filter(|id| is_namespace(id)) {
         by_depth
             .entry(id.namespace_path().matches('/').count())
             .or_default()
@@ -70,10 +76,21 @@ pub async fn observe<'a>(
             }
         }
     }
+    let is_realm = |id: &ResourceId| id.backend == Backend::Keycloak && id.kind == REALM_KIND;
+    let realms: Vec<&ResourceId> = ids.iter().copied().filter(|id| is_realm(id)).collect();
+    read_all(registry, realms.clone(), parallelism, &mut out).await?;
+    let absent_realms: BTreeSet<&str> = realms
+        .iter()
+        .filter(|id| matches!(out.live.get(&id.address()), Some(None)))
+        .map(|id| id.name.as_str())
+        .collect();
     let (skip, read): (Vec<&ResourceId>, Vec<&ResourceId>) = ids
         .into_iter()
-        .filter(|id| id.kind != NAMESPACE_KIND)
-        .partition(|id| inside_absent(&id.namespace, &absent));
+        .filter(|id| !is_namespace(id) && !is_realm(id))
+        .partition(|id| match id.backend {
+            Backend::OpenBao => inside_absent(&id.namespace, &absent),
+            _ => absent_realms.contains(id.namespace.as_str()),
+        });
     for id in skip {
         out.live.insert(id.address(), None);
     }

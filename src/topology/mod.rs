@@ -11,12 +11,14 @@
 pub mod budget;
 pub mod error;
 mod hosts;
+mod keycloak;
 mod mounts;
 pub mod node;
 mod openbao;
 mod parse_message;
 mod policies;
 pub mod raw;
+mod realm_file;
 pub mod realm_split;
 pub mod redact;
 mod refs;
@@ -72,11 +74,11 @@ fn read(
     Ok((raw, src))
 }
 
-fn parse(
+fn parse<T: serde::de::DeserializeOwned>(
     text: &str,
     src: &Source,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<RawTopology, TopologyError> {
+) -> Result<T, TopologyError> {
     let limits = budget::Limits::from_env(env).map_err(|value| TopologyError::BadLimit {
         var: budget::MAX_NODES_VAR,
         value,
@@ -105,7 +107,7 @@ fn parse(
     options.strict_booleans = true;
     options.with_snippet = false;
     limits.apply(&mut options);
-    serde_saphyr::from_str_with_options::<RawTopology>(text, options).map_err(|e| {
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| {
         let mut loc = e
             .location()
             .map(|l| Loc {

@@ -21,14 +21,48 @@ pub struct RawTopology {
     /// The topology's identity in the ledger (default: the file's stem).
     pub name: Option<Node>,
     pub openbao: Option<Spanned<RawOpenBao>>,
+    pub keycloak: Option<Spanned<RawKeycloak>>,
     // The blocks below belong to later milestones; they are parsed as plain nodes so that the
     // error can say "not supported yet" at the right line instead of "unknown field".
-    pub keycloak: Option<Node>,
     pub tenants: Option<Node>,
     pub infisical: Option<Node>,
     /// What `aegisctl bootstrap` renders for.
     #[serde(default)]
     pub hosts: BTreeMap<String, RawHost>,
+}
+
+/// The `keycloak:` block: how to reach Keycloak's admin API, the realm files, and where the
+/// confidential clients' secrets go in OpenBao.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeycloak {
+    pub url: Node,
+    pub admin: Spanned<RawKeycloakAdmin>,
+    pub ca_cert: Option<Node>,
+    #[serde(default)]
+    pub realms: Vec<Node>,
+    pub client_secrets: Option<Spanned<RawClientSecrets>>,
+}
+
+/// The admin login: a password grant on `client_id` (default `admin-cli`) with
+/// `username`/`password`, or client credentials with `client_secret`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeycloakAdmin {
+    pub realm: Option<Node>,
+    pub client_id: Option<Node>,
+    pub username: Option<Node>,
+    pub password: Option<Node>,
+    pub client_secret: Option<Node>,
+}
+
+/// The keymaster: every confidential client's secret is written to OpenBao KV.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientSecrets {
+    /// `MOUNT/PATH` with `{realm}` and `{clientId}`.
+    pub openbao_kv: Node,
+    pub namespace: Option<Node>,
 }
 
 /// A host that gets a bootstrap (cloud-init user-data or a launcher env file).

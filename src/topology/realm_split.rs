@@ -22,6 +22,11 @@ pub struct RealmObject {
     pub kind: &'static str,
     /// The natural key: the realm, a `clientId`, `clientId/name`, a group path, an alias ...
     pub name: String,
+    /// For an object under another (a client's mapper or role, an IdP's mapper): the parent's
+    /// natural key, and `own` the object's name within it. A `clientId` may hold `/` (SAML
+    /// clients are named by URL), so `name` is never split to find them.
+    pub parent: Option<String>,
+    pub own: String,
     /// Where it is in the file (`clients[2].protocolMappers[0]`), for messages.
     pub at: String,
     pub attrs: Map<String, Value>,
@@ -82,6 +87,23 @@ fn without_ids(v: &Map<String, Value>, also: &[&str]) -> Map<String, Value> {
 
 impl Splitter {
     fn push(&mut self, kind: &'static str, name: String, at: String, attrs: Map<String, Value>) {
+        let own = name.clone();
+        self.push_under(kind, None, own, at, attrs);
+    }
+
+    /// An object under `parent` (`None`: directly in the realm).
+    fn push_under(
+        &mut self,
+        kind: &'static str,
+        parent: Option<&str>,
+        own: String,
+        at: String,
+        attrs: Map<String, Value>,
+    ) {
+        let name = match parent {
+            Some(p) => format!("{p}/{own}"),
+            None => own.clone(),
+        };
         if !self.seen.insert((kind, name.clone())) {
             self.problems.push(format!(
                 "{at}: a second {kind} `{name}` in realm `{}`",
@@ -92,6 +114,8 @@ impl Splitter {
         self.out.push(RealmObject {
             kind,
             name,
+            parent: parent.map(str::to_owned),
+            own,
             at,
             attrs,
         });
@@ -134,9 +158,10 @@ impl Splitter {
                 for (j, m) in self.entries(&key, mappers) {
                     let at = format!("{key}[{j}]");
                     if let Some(name) = self.text(&at, m, "name") {
-                        self.push(
+                        self.push_under(
                             "protocol_mapper",
-                            format!("{client_id}/{name}"),
+                            Some(&client_id),
+                            name,
                             at,
                             without_ids(m, &[]),
                         );
@@ -177,9 +202,10 @@ impl Splitter {
                         for (i, r) in self.entries(&key, list) {
                             let at = format!("{key}[{i}]");
                             if let Some(name) = self.text(&at, r, "name") {
-                                self.push(
+                                self.push_under(
                                     "client_role",
-                                    format!("{client_id}/{name}"),
+                                    Some(client_id),
+                                    name,
                                     at,
                                     without_ids(r, &["clientRole"]),
                                 );
@@ -257,12 +283,7 @@ impl Splitter {
             ) else {
                 continue;
             };
-            self.push(
-                "idp_mapper",
-                format!("{alias}/{name}"),
-                at,
-                without_ids(m, &[]),
-            );
+            self.push_under("idp_mapper", Some(&alias), name, at, without_ids(m, &[]));
         }
     }
 }
@@ -306,6 +327,8 @@ pub fn split(rep: &Value) -> Result<Vec<RealmObject>, Vec<String>> {
     }
     let mut out = vec![RealmObject {
         kind: "realm",
+        own: realm.clone(),
+        parent: None,
         name: realm,
         at: "realm".into(),
         attrs: settings,

@@ -278,6 +278,7 @@ fn empty_desired(file: &Path, name: String, src: &Source) -> Desired {
             token: None,
             ca_cert: None,
         },
+        keycloak: None,
         ledger_mount: DEFAULT_LEDGER.to_owned(),
         resources: Vec::new(),
         hosts: Vec::new(),
@@ -300,13 +301,15 @@ pub(crate) fn resolve(
             "this aegisctl reads `version: 1`".to_string(),
         );
     }
-    r.unsupported(&raw.keycloak, "keycloak");
     r.unsupported(&raw.tenants, "tenants");
     r.unsupported(&raw.infisical, "infisical");
     let name = identity(&mut r, raw, file);
     let mut desired = empty_desired(file, name, src);
     if let Some(ob) = &raw.openbao {
         super::openbao::openbao(&mut r, &ob.value, &mut desired);
+    }
+    if let Some(kc) = &raw.keycloak {
+        super::keycloak::keycloak(&mut r, kc, &mut desired);
     }
     for (name, host) in &raw.hosts {
         super::hosts::hosts(&mut r, name, host, &mut desired);

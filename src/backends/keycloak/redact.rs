@@ -39,10 +39,41 @@ pub fn redact_credential(credential: &mut Value) -> Option<Sensitive<String>> {
     }
 }
 
+/// What a digest of a secret starts with: a value that is one is never digested again.
+pub const DIGEST_PREFIX: &str = "hmac-sha256-run:";
+
+/// A digest of a secret under a key that lives only in this process: two values compare equal
+/// exactly when their digests do, and a digest that escaped (it never should) tells nothing —
+/// not even to whoever can guess candidate secrets, since the key died with the run. This is
+/// how a declared client secret compares with the one Keycloak answers in clear.
+pub fn digest(secret: &str) -> String {
+    use hmac::{Hmac, Mac};
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(rand::random);
+    let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(key) {
+        Ok(m) => m,
+        // HMAC takes a key of any length; this arm is never taken.
+        Err(_) => return DIGEST_PREFIX.to_owned(),
+    };
+    mac.update(secret.as_bytes());
+    format!(
+        "{DIGEST_PREFIX}{}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn digests_compare_secrets_without_showing_them() {
+        let a = digest("canary-digest");
+        assert_eq!(a, digest("canary-digest"));
+        assert_ne!(a, digest("canary-digesT"));
+        assert!(a.starts_with(DIGEST_PREFIX) && !a.contains("canary"));
+    }
 
     #[test]
     fn the_secret_leaves_the_representation() {

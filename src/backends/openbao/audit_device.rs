@@ -95,7 +95,9 @@ impl AuditDevice {
 /// creation.
 pub fn stanza(res: &DesiredResource) -> String {
     let hcl = |v: &AttrValue| match v {
-        AttrValue::Secret(_) | AttrValue::Vault(_) => "\"(sensitive value: fill in)\"".to_owned(),
+        AttrValue::Secret(_) | AttrValue::Vault(_) | AttrValue::Output(_) => {
+            "\"(sensitive value: fill in)\"".to_owned()
+        }
         AttrValue::Plain(Value::String(s)) => serde_json::to_string(s).unwrap_or_default(),
         AttrValue::Plain(other) => other.to_string(),
     };

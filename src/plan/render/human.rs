@@ -87,6 +87,10 @@ fn attr_line(out: &mut String, styles: Styles, symbol_action: Action, a: &AttrDi
     let indent = "      ";
     let sym = styles.paint(symbol_action, symbol_action.symbol());
     out.push_str(&format!("{indent}{sym} {:<width$} = ", a.name));
+    if a.known_after_apply {
+        out.push_str("(known after apply)\n");
+        return;
+    }
     if a.unverified {
         // Nothing to compare with: the server does not answer it and no fingerprint exists.
         let after = match (&a.after, a.sensitive) {

@@ -12,7 +12,11 @@ fn change(c: &Change, drift: Option<&str>) -> Value {
     let mut after = Map::new();
     let mut sensitive = Vec::new();
     let mut unverified = Vec::new();
+    let mut after_apply = Vec::new();
     for a in &c.attrs {
+        if a.known_after_apply {
+            after_apply.push(Value::String(a.name.clone()));
+        }
         before.insert(a.name.clone(), a.before.clone().unwrap_or(Value::Null));
         after.insert(a.name.clone(), a.after.clone().unwrap_or(Value::Null));
         if a.sensitive {
@@ -40,6 +44,9 @@ fn change(c: &Change, drift: Option<&str>) -> Value {
     }
     if !unverified.is_empty() {
         v["unverified_paths"] = json!(unverified);
+    }
+    if !after_apply.is_empty() {
+        v["known_after_apply_paths"] = json!(after_apply);
     }
     if let Some(r) = &c.reason {
         v["reason"] = json!(r);

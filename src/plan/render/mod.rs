@@ -25,6 +25,7 @@ mod tests {
             sensitive,
             forces_replace: false,
             unverified: false,
+            known_after_apply: false,
         }
     }
 

@@ -2,9 +2,11 @@
 //!
 //! Keycloak answers every confidential client's `secret` in clear (contract addendum), so each
 //! representation goes through [`redact_client`] the moment it is read: the secret never
-//! reaches a [`Live`], a log or an error. A declared `secret` is therefore write-only: the
-//! engine compares it through its fingerprint, and it is sent only at creation and when it
-//! changed. Protocol mappers are their own kind (`protocol_mapper`): they are dropped from what
+//! reaches a [`Live`], a log or an error. What the live object keeps instead is a [`digest`]
+//! under a key of this run only, and a declared `secret` is digested the same way before the
+//! comparison: a secret regenerated behind aegisctl's back is drift, and no value is shown. The
+//! secret is sent only at creation and when it changed; it is also the client's `secret`
+//! output, which the keymaster copies into OpenBao. Protocol mappers are their own kind (`protocol_mapper`): they are dropped from what
 //! is read and never sent, because a client `PUT` carrying `protocolMappers` deletes every
 //! mapper it does not list.
 
@@ -16,10 +18,12 @@ use serde_json::{Map, Value};
 
 use super::Keycloak;
 use crate::backends::body::Body;
+use crate::backends::keycloak::redact::{DIGEST_PREFIX, digest, redact_credential};
 use crate::backends::keycloak::{IdKind, admin_realm, redact_client};
 use crate::backends::path::ApiPath;
-use crate::backends::{BackendError, Kind, Live, Made};
-use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
+use crate::backends::{BackendError, Kind, Live, Made, SecretJson};
+use crate::model::{Backend, DesiredResource, ResourceId};
+use crate::sensitive::Sensitive;
 
 pub const KIND: &str = "client";
 
@@ -125,13 +129,11 @@ impl Kind for Client {
         Some(super::realm_of(id))
     }
 
-    fn write_only(&self, field: &str, _value: &AttrValue) -> bool {
-        // Never read back (redacted at once): compared by fingerprint.
-        field == "secret"
-    }
-
     fn normalise(&self, field: &str, value: Value) -> Value {
         match value {
+            Value::String(s) if field == "secret" && !s.starts_with(DIGEST_PREFIX) => {
+                Value::String(digest(&s))
+            }
             Value::Array(mut items) if SET_FIELDS.contains(&field) => {
                 items.sort_by_key(|v| v.to_string());
                 items.dedup();
@@ -156,11 +158,14 @@ impl Kind for Client {
             return Ok(None);
         };
         // Before anything else looks at it: the secret leaves the representation (and is
-        // zeroized as the returned wrapper drops).
-        drop(redact_client(&mut rep));
+        // zeroized as the returned wrapper drops); only its run-keyed digest stays.
+        let secret = redact_client(&mut rep);
         let Value::Object(mut map) = rep else {
             return Ok(None);
         };
+        if let Some(s) = secret {
+            map.insert("secret".into(), Value::String(digest(s.expose())));
+        }
         for k in NEVER_SENT {
             map.remove(*k);
         }
@@ -219,6 +224,25 @@ impl Kind for Client {
         Ok(())
     }
 
+    async fn output(
+        &self,
+        id: &ResourceId,
+        name: &str,
+    ) -> Result<Option<Sensitive<SecretJson>>, BackendError> {
+        if name != "secret" {
+            return Ok(None);
+        }
+        let Some(uuid) = self.uuid(id).await? else {
+            return Ok(None);
+        };
+        let path = clients(&id.namespace).name(&uuid).lit("client-secret");
+        let Some(mut credential) = self.kc.client.get(&path).await? else {
+            return Ok(None);
+        };
+        Ok(redact_credential(&mut credential)
+            .map(|s| Sensitive::new(SecretJson(Value::String(s.expose().clone())))))
+    }
+
     async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
         if let Some(uuid) = self.uuid(id).await? {
             self.kc
@@ -253,6 +277,7 @@ impl Kind for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AttrValue;
     use serde_json::json;
 
     #[test]

@@ -58,6 +58,12 @@ fn client_of(id: &ResourceId) -> Option<ResourceId> {
     ))
 }
 
+/// The lane of a realm's realm-level writes (its settings, identity providers and their
+/// mappers): Keycloak updates the realm entity for each of them, and two at once lose one.
+pub fn realm_lane(realm: &str) -> Option<String> {
+    Some(format!("keycloak/{realm}"))
+}
+
 /// Registers every Keycloak kind.
 pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     r.add(Arc::new(realm::Realm::new(kc.clone())));

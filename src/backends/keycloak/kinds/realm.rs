@@ -64,6 +64,10 @@ impl Kind for Realm {
         Backend::Keycloak
     }
 
+    fn lane(&self, id: &ResourceId) -> Option<String> {
+        super::realm_lane(&id.namespace)
+    }
+
     /// Deleting a realm deletes its users, credentials and sessions with it.
     fn replace_destroys_data(&self) -> bool {
         true
