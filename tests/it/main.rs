@@ -19,6 +19,7 @@ mod http_wire;
 mod import_roundtrip;
 mod interrupts;
 mod keycloak;
+mod keycloak_apply;
 mod keycloak_client;
 mod keycloak_harness;
 mod keycloak_kinds_clients;
