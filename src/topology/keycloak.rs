@@ -77,8 +77,9 @@ fn admin(r: &mut Resolver, a: &Spanned<RawKeycloakAdmin>) -> Option<AdminAuth> {
             client_secret: Sensitive::new(client_secret),
         }),
         _ => {
+            let at = r.key_loc(a_loc, "admin");
             r.problem(
-                a_loc,
+                at,
                 "`keycloak.admin` needs either `username` and `password` (password grant) or `client_secret` (client credentials)",
                 "e.g. username: env:KEYCLOAK_ADMIN, password: env:KEYCLOAK_ADMIN_PASSWORD".to_string(),
             );

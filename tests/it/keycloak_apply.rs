@@ -280,7 +280,10 @@ fn a_realm_file_applies_converges_drifts_and_prunes_against_a_real_keycloak() {
     let before_fix = admin_events(kc, r);
     let fix = ctl(&bao, kc, &["apply", "--auto-approve", "-vv", f]);
     assert_eq!(fix.code, Some(0), "{fix}");
-    assert!(admin_events(kc, r) > before_fix, "the converging writes were not counted");
+    assert!(
+        admin_events(kc, r) > before_fix,
+        "the converging writes were not counted"
+    );
     let again = ctl(&bao, kc, &["plan", "--detailed-exitcode", f]);
     assert_eq!(again.code, Some(0), "{again}");
     let kv = bao.read_json(&format!("kv/data/keycloak/{r}/aegis-sdk"));

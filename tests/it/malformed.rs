@@ -78,12 +78,12 @@ const CORPUS: &[(&str, u64, u64, &str)] = &[
         5,
         "the built-in policy `root` cannot be managed",
     ),
-    // The `keycloak` key, not the first key inside the block.
+    // The `admin` key of an incomplete Keycloak login, not the key inside it.
     (
-        "keycloak-block.yaml",
-        4,
-        1,
-        "`keycloak` is not supported yet",
+        "keycloak-admin-incomplete.yaml",
+        6,
+        3,
+        "`keycloak.admin` needs either `username` and `password`",
     ),
     // Where the alias expansion runs out of copies: an alias in the `&f` list.
     ("yaml-alias-bomb.yaml", 10, 38, "the alias expansion limit"),
