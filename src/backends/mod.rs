@@ -184,6 +184,12 @@ pub trait Kind: Send + Sync {
         value
     }
 
+    /// Before `ids` (all of this kind, in one scope) are read one by one: a kind that can read
+    /// them in bulk does so here and answers the reads from what it found.
+    async fn prefetch(&self, _scope: &str, _ids: &[&ResourceId]) -> Result<(), BackendError> {
+        Ok(())
+    }
+
     /// Reads one object; `None` when it does not exist.
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError>;
 

@@ -24,6 +24,19 @@ async fn read_all(
     parallelism: usize,
     out: &mut Observed,
 ) -> Result<(), BackendError> {
+    // Each kind may read its objects of one scope in bulk first (Keycloak's clients).
+    let mut groups: BTreeMap<(Backend, &str, &str), Vec<&ResourceId>> = BTreeMap::new();
+    for id in &ids {
+        groups
+            .entry((id.backend, id.kind.as_str(), id.namespace.as_str()))
+            .or_default()
+            .push(id);
+    }
+    for ((_, _, scope), group) in &groups {
+        if let Some(kind) = group.first().and_then(|id| registry.of(id)) {
+            kind.prefetch(scope, group).await?;
+        }
+    }
     let reads = stream::iter(ids.into_iter().map(|id| async move {
         let live = match registry.of(id) {
             Some(kind) => kind.read(id).await?,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::Keycloak;
+use super::{Keycloak, snapshot};
 use crate::backends::body::Body;
 use crate::backends::keycloak::redact::{DIGEST_PREFIX, digest, redact_credential};
 use crate::backends::keycloak::{IdKind, admin_realm, redact_client};
@@ -143,10 +143,23 @@ impl Kind for Client {
         }
     }
 
+    async fn prefetch(&self, realm: &str, ids: &[&ResourceId]) -> Result<(), BackendError> {
+        if ids.len() >= snapshot::BULK_FROM {
+            snapshot::list_clients(&self.kc, realm).await?;
+        }
+        Ok(())
+    }
+
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
         let Some(uuid) = self.uuid(id).await? else {
             return Ok(None);
         };
+        if let Some(Value::Object(mut map)) = self.kc.snapshot.client(&id.namespace, &id.name) {
+            for k in NEVER_SENT {
+                map.remove(*k);
+            }
+            return Ok(Some(Live::from_map(map)));
+        }
         let Some(mut rep) = self
             .kc
             .client
@@ -174,6 +187,7 @@ impl Kind for Client {
 
     async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let realm = &res.id.namespace;
+        self.kc.snapshot.evict_client(realm, &res.id.name);
         let body = body_of(res, |_| true);
         let created = self.kc.client.post(&clients(realm), &body).await?;
         if let Some(uuid) = created.id {
@@ -199,6 +213,9 @@ impl Kind for Client {
                 res.address
             )));
         }
+        self.kc
+            .snapshot
+            .evict_client(&res.id.namespace, &res.id.name);
         let Some(uuid) = self.uuid(&res.id).await? else {
             return Err(BackendError::Refused(format!(
                 "{}: the client no longer exists in realm `{}`",
@@ -232,6 +249,11 @@ impl Kind for Client {
         if name != "secret" {
             return Ok(None);
         }
+        if let Some(s) = self.kc.snapshot.secret(&id.namespace, &id.name) {
+            return Ok(Some(Sensitive::new(SecretJson(Value::String(
+                s.expose().clone(),
+            )))));
+        }
         let Some(uuid) = self.uuid(id).await? else {
             return Ok(None);
         };
@@ -244,6 +266,7 @@ impl Kind for Client {
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
+        self.kc.snapshot.evict_client(&id.namespace, &id.name);
         if let Some(uuid) = self.uuid(id).await? {
             self.kc
                 .client

@@ -73,7 +73,20 @@ impl Kind for ClientRole {
         super::client_of(id)
     }
 
+    async fn prefetch(&self, realm: &str, ids: &[&ResourceId]) -> Result<(), BackendError> {
+        if ids.len() >= super::snapshot::BULK_FROM {
+            let mut clients: Vec<&str> = ids.iter().filter_map(|id| id.mount.as_deref()).collect();
+            clients.sort_unstable();
+            clients.dedup();
+            super::snapshot::list_roles(&self.kc, realm, &clients).await?;
+        }
+        Ok(())
+    }
+
     async fn read(&self, id: &ResourceId) -> Result<Option<Live>, BackendError> {
+        if let Some(roles) = self.kc.snapshot.roles(&id.namespace, client_of(id)?) {
+            return Ok(roles::from_list(roles, &id.name));
+        }
         match self.collection(&id.namespace, client_of(id)?).await? {
             Some(c) => roles::read(&self.kc, c, &id.name).await,
             None => Ok(None),
@@ -82,6 +95,7 @@ impl Kind for ClientRole {
 
     async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
         let client_id = client_of(&res.id)?;
+        self.kc.snapshot.evict_roles(&res.id.namespace, client_id);
         let Some(c) = self.collection(&res.id.namespace, client_id).await? else {
             return Err(BackendError::Refused(format!(
                 "cannot create the client role `{}`: the client `{client_id}` does not exist in \
@@ -98,6 +112,9 @@ impl Kind for ClientRole {
         _changed: &BTreeSet<String>,
         live: &Live,
     ) -> Result<(), BackendError> {
+        self.kc
+            .snapshot
+            .evict_roles(&res.id.namespace, client_of(&res.id)?);
         let client_id = client_of(&res.id)?;
         let Some(c) = self.collection(&res.id.namespace, client_id).await? else {
             return Err(BackendError::Refused(format!(
@@ -111,6 +128,7 @@ impl Kind for ClientRole {
 
     /// A role whose client is gone went with it: nothing to do.
     async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
+        self.kc.snapshot.evict_roles(&id.namespace, client_of(id)?);
         match self.collection(&id.namespace, client_of(id)?).await? {
             Some(c) => roles::delete(&self.kc, c, &id.name).await,
             None => Ok(()),

@@ -13,6 +13,7 @@ pub mod protocol_mapper;
 pub mod realm;
 pub mod realm_role;
 mod roles;
+pub mod snapshot;
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ use crate::model::{Backend, ResourceId};
 pub struct Keycloak {
     pub client: KeycloakClient,
     pub ids: Ids,
+    /// What bulk reads found, answering the one-by-one reads of a plan.
+    pub snapshot: snapshot::Snapshot,
 }
 
 impl Keycloak {
@@ -31,6 +34,7 @@ impl Keycloak {
         Keycloak {
             client,
             ids: Ids::new(),
+            snapshot: snapshot::Snapshot::default(),
         }
     }
 }

@@ -149,12 +149,21 @@ impl ProtocolMapper {
         let Some(uuid) = self.client_uuid(realm, client_id(id)?).await? else {
             return Ok(None);
         };
-        let found = self
-            .mappers_of(realm, &uuid)
-            .await?
+        let client = client_id(id)?;
+        let mappers = match self.kc.snapshot.mappers(realm, client) {
+            Some(m) => m,
+            None => self.mappers_of(realm, &uuid).await?,
+        };
+        let found = mappers
             .into_iter()
             .find(|m| m.get("name").and_then(Value::as_str) == Some(id.name.as_str()));
         Ok(found.map(|m| (uuid, m)))
+    }
+
+    /// A write of a mapper: the bulk read's copy of its client is stale.
+    fn evict(&self, id: &ResourceId) -> Result<(), BackendError> {
+        self.kc.snapshot.evict_client(&id.namespace, client_id(id)?);
+        Ok(())
     }
 
     async fn require_client(&self, res: &DesiredResource) -> Result<String, BackendError> {
@@ -224,7 +233,15 @@ impl Kind for ProtocolMapper {
         }))
     }
 
+    async fn prefetch(&self, realm: &str, ids: &[&ResourceId]) -> Result<(), BackendError> {
+        if ids.len() >= super::snapshot::BULK_FROM {
+            super::snapshot::list_clients(&self.kc, realm).await?;
+        }
+        Ok(())
+    }
+
     async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
+        self.evict(&res.id)?;
         let uuid = self.require_client(res).await?;
         let body = body_of(res, None, None);
         self.kc
@@ -240,6 +257,7 @@ impl Kind for ProtocolMapper {
         _changed: &BTreeSet<String>,
         live: &Live,
     ) -> Result<(), BackendError> {
+        self.evict(&res.id)?;
         let Some((uuid, m)) = self.find(&res.id).await? else {
             return Err(BackendError::Refused(format!(
                 "{}: the mapper no longer exists",
@@ -261,6 +279,7 @@ impl Kind for ProtocolMapper {
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), BackendError> {
+        self.evict(id)?;
         if let Some((uuid, m)) = self.find(id).await?
             && let Some(mid) = mapper_id(&m)
         {

@@ -62,6 +62,20 @@ pub(super) async fn read(
     Ok(Some(Live::from_map(rep)))
 }
 
+/// The role `name` out of a list read in bulk, as [`read`] would have answered it.
+pub(super) fn from_list(roles: Vec<Value>, name: &str) -> Option<Live> {
+    let Value::Object(mut rep) = roles
+        .into_iter()
+        .find(|r| r.get("name").and_then(Value::as_str) == Some(name))?
+    else {
+        return None;
+    };
+    for f in SERVER_FIELDS {
+        rep.remove(*f);
+    }
+    Some(Live::from_map(rep))
+}
+
 pub(super) async fn create(
     kc: &Keycloak,
     collection: ApiPath,
