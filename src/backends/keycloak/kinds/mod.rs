@@ -3,13 +3,15 @@
 //! Ids: an object of realm R is `ResourceId::on(Backend::Keycloak, R, KIND, parent, name)`:
 //! `realm` (name = the realm), `client` (name = `clientId`), `realm_role` (name = role),
 //! `client_role` (parent = `clientId`, name = role), `protocol_mapper` (parent = `clientId`,
-//! name = mapper name), `service_account_roles` (name = the client's `clientId`). The parent
-//! goes in `mount`, so addresses read
+//! name = mapper name), `group` (name = the group's path,
+//! `/ops/on call`), `service_account_roles` (name = the client's `clientId`). The parent goes
+//! in `mount`, so addresses read
 //! `keycloak[R].client_role["clientId/role"]`. Server ids (UUIDs) never appear in ids,
 //! addresses or plans: kinds find them through [`Ids`].
 
 pub mod client;
 pub mod client_role;
+pub mod group;
 pub mod protocol_mapper;
 pub mod realm;
 pub mod realm_role;
@@ -72,4 +74,5 @@ pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     r.add(Arc::new(service_account_roles::ServiceAccountRoles::new(
         kc.clone(),
     )));
+    r.add(Arc::new(group::Group::new(kc.clone())));
 }
