@@ -3,7 +3,7 @@
 //! Ids: an object of realm R is `ResourceId::on(Backend::Keycloak, R, KIND, parent, name)`:
 //! `realm` (name = the realm), `client` (name = `clientId`), `realm_role` (name = role),
 //! `client_role` (parent = `clientId`, name = role), `protocol_mapper` (parent = `clientId`,
-//! name = mapper name), `group` (name = the group's path,
+//! name = mapper name), `client_scope` (name = scope name), `group` (name = the group's path,
 //! `/ops/on call`), `service_account_roles` (name = the client's `clientId`). The parent goes
 //! in `mount`, so addresses read
 //! `keycloak[R].client_role["clientId/role"]`. Server ids (UUIDs) never appear in ids,
@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod client_role;
+pub mod client_scope;
 pub mod group;
 pub mod protocol_mapper;
 pub mod realm;
@@ -75,4 +76,5 @@ pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
         kc.clone(),
     )));
     r.add(Arc::new(group::Group::new(kc.clone())));
+    r.add(Arc::new(client_scope::ClientScope::new(kc.clone())));
 }
