@@ -21,6 +21,7 @@ mod interrupts;
 mod keycloak;
 mod keycloak_client;
 mod keycloak_harness;
+mod keycloak_kinds_access;
 mod keycloak_kinds_clients;
 mod keycloak_kinds_roles;
 mod locks;
