@@ -102,6 +102,16 @@ fn by_name(list: &[Value]) -> BTreeMap<String, &Value> {
         .collect()
 }
 
+/// A mapper request body; with `secret`, its config values are marked for scrubbing.
+fn mapper_body(mapper: Map<String, Value>, secret: bool) -> Body {
+    let config = mapper.get("config").cloned();
+    let body = Body::new(Value::Object(mapper));
+    match (secret, config) {
+        (true, Some(c)) => body.with_secret_value(&c),
+        _ => body,
+    }
+}
+
 impl ClientScope {
     async fn uuid(&self, realm: &str, name: &str) -> Result<Option<String>, BackendError> {
         Ok(self
@@ -132,6 +142,9 @@ impl ClientScope {
         let Some(declared) = res.attrs.get(MAPPERS) else {
             return Ok(());
         };
+        // A secret mapper list (a config value from OpenBao): its config values are scrubbed
+        // from any error that echoes a body.
+        let secret = declared.is_secret();
         let declared = match declared.to_wire() {
             Value::Array(items) => items,
             _ => {
@@ -173,7 +186,7 @@ impl ClientScope {
                 None => {
                     self.kc
                         .client
-                        .post(&models(realm, sid), &Body::new(Value::Object(body)))
+                        .post(&models(realm, sid), &mapper_body(body, secret))
                         .await?;
                 }
                 Some(m)
@@ -190,10 +203,7 @@ impl ClientScope {
                         }
                     }
                     let at = models(realm, sid).name(mid);
-                    self.kc
-                        .client
-                        .put(&at, &Body::new(Value::Object(body)))
-                        .await?;
+                    self.kc.client.put(&at, &mapper_body(body, secret)).await?;
                 }
                 Some(_) => {}
             }
