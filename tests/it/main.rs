@@ -22,6 +22,7 @@ mod keycloak;
 mod keycloak_apply;
 mod keycloak_client;
 mod keycloak_harness;
+mod keycloak_kinds_access;
 mod keycloak_kinds_clients;
 mod keycloak_kinds_roles;
 mod locks;

@@ -12,11 +12,14 @@ use serde_json::Value;
 
 use super::client::{KeycloakClient, KeycloakError, admin_realm, redact_client};
 
-/// Which kind of object a natural key names (clients now; scopes and groups later).
+/// Which kind of object a natural key names. Groups are not here: `group-by-path` answers a
+/// group's whole representation, id included, in the one request a read needs anyway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IdKind {
     /// A client, by `clientId`.
     Client,
+    /// A client scope, by `name`.
+    ClientScope,
 }
 
 type Key = (String, IdKind, String);
@@ -68,6 +71,26 @@ impl Ids {
         Ok(id)
     }
 
+    /// The UUID of the client scope `name` in `realm`, or `None` if it does not exist: from the
+    /// cache, else by reading the realm's scopes once (Keycloak has no lookup by name, and the
+    /// list is short and unpaged).
+    pub async fn resolve_scope(
+        &self,
+        kc: &KeycloakClient,
+        realm: &str,
+        name: &str,
+    ) -> Result<Option<String>, KeycloakError> {
+        if let Some(hit) = self.cached(realm, IdKind::ClientScope, name) {
+            return Ok(hit);
+        }
+        let all = match kc.get(&admin_realm(realm).lit("client-scopes")).await? {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        self.prime(realm, IdKind::ClientScope, "name", &all);
+        Ok(self.cached(realm, IdKind::ClientScope, name).flatten())
+    }
+
     /// Records an id (after a create, or from a list read for another reason).
     pub fn remember(&self, realm: &str, kind: IdKind, natural: &str, id: &str) {
         if let Ok(mut known) = self.known.lock() {
@@ -85,16 +108,22 @@ impl Ids {
     /// Records every client of a full list of `realm`'s clients (already redacted or not:
     /// only `clientId` and `id` are read), so that later misses need no request.
     pub fn prime_clients(&self, realm: &str, clients: &[Value]) {
-        for c in clients {
+        self.prime(realm, IdKind::Client, "clientId", clients);
+    }
+
+    /// Records every object of a full list of `realm`'s objects of `kind`, keyed by their
+    /// `key` field, so that later misses need no request.
+    pub fn prime(&self, realm: &str, kind: IdKind, key: &str, items: &[Value]) {
+        for c in items {
             if let (Some(natural), Some(id)) = (
-                c.get("clientId").and_then(Value::as_str),
+                c.get(key).and_then(Value::as_str),
                 c.get("id").and_then(Value::as_str),
             ) {
-                self.remember(realm, IdKind::Client, natural, id);
+                self.remember(realm, kind, natural, id);
             }
         }
         if let Ok(mut complete) = self.complete.lock() {
-            complete.insert((realm.into(), IdKind::Client));
+            complete.insert((realm.into(), kind));
         }
     }
 

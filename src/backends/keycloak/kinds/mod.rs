@@ -3,16 +3,22 @@
 //! Ids: an object of realm R is `ResourceId::on(Backend::Keycloak, R, KIND, parent, name)`:
 //! `realm` (name = the realm), `client` (name = `clientId`), `realm_role` (name = role),
 //! `client_role` (parent = `clientId`, name = role), `protocol_mapper` (parent = `clientId`,
-//! name = mapper name). The parent goes in `mount`, so addresses read
+//! name = mapper name), `client_scope` (name = scope name), `group` (name = the group's path,
+//! `/ops/on call`), `service_account_roles` (name = the client's `clientId`). The parent goes
+//! in `mount`, so addresses read
 //! `keycloak[R].client_role["clientId/role"]`. Server ids (UUIDs) never appear in ids,
 //! addresses or plans: kinds find them through [`Ids`].
 
 pub mod client;
 pub mod client_role;
+pub mod client_scope;
+pub mod group;
 pub mod protocol_mapper;
 pub mod realm;
 pub mod realm_role;
+mod role_mappings;
 mod roles;
+pub mod service_account_roles;
 pub mod snapshot;
 
 use std::sync::Arc;
@@ -76,4 +82,9 @@ pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     // Clients and their protocol mappers.
     r.add(Arc::new(client::Client::new(kc.clone())));
     r.add(Arc::new(protocol_mapper::ProtocolMapper::new(kc.clone())));
+    r.add(Arc::new(service_account_roles::ServiceAccountRoles::new(
+        kc.clone(),
+    )));
+    r.add(Arc::new(group::Group::new(kc.clone())));
+    r.add(Arc::new(client_scope::ClientScope::new(kc.clone())));
 }

@@ -25,9 +25,22 @@ const PAGE: u32 = 100;
 /// The declared attributes as a request body; secret values are remembered for scrubbing
 /// (nothing in a role or realm should be secret, but a topology may say so).
 pub(super) fn declared_body(res: &DesiredResource, extra: Map<String, Value>) -> Body {
+    declared_except(res, &[], extra)
+}
+
+/// [`declared_body`] without the fields in `skip` (those another endpoint converges).
+pub(super) fn declared_except(
+    res: &DesiredResource,
+    skip: &[&str],
+    extra: Map<String, Value>,
+) -> Body {
     let mut map = Map::new();
     let mut secrets = Vec::new();
-    for (k, v) in &res.attrs {
+    for (k, v) in res
+        .attrs
+        .iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+    {
         let wire = v.to_wire();
         if v.is_secret() {
             secrets.push(wire.clone());
