@@ -16,6 +16,8 @@ mod roles;
 
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
 use super::{Ids, KeycloakClient};
 use crate::backends::Registry;
 use crate::model::{Backend, ResourceId};
@@ -56,6 +58,27 @@ fn client_of(id: &ResourceId) -> Option<ResourceId> {
         None,
         client_id,
     ))
+}
+
+/// A `config` value as Keycloak stores it: a string (`true` → `"true"`, `3` → `"3"`); `None`
+/// for the values it drops (`""`, null).
+fn config_string(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A `config` map with every value a string, as Keycloak keeps the config of protocol mappers,
+/// identity providers and their mappers (a string → string map): a file may write `true` or
+/// `3`, the server answers `"true"` and `"3"`.
+pub fn config_strings(config: &Map<String, Value>) -> Map<String, Value> {
+    config
+        .iter()
+        .filter_map(|(k, v)| config_string(v).map(|s| (k.clone(), Value::String(s))))
+        .collect()
 }
 
 /// Registers every Keycloak kind.
