@@ -3,12 +3,14 @@
 //! Ids: an object of realm R is `ResourceId::on(Backend::Keycloak, R, KIND, parent, name)`:
 //! `realm` (name = the realm), `client` (name = `clientId`), `realm_role` (name = role),
 //! `client_role` (parent = `clientId`, name = role), `protocol_mapper` (parent = `clientId`,
-//! name = mapper name). The parent goes in `mount`, so addresses read
+//! name = mapper name), `identity_provider` (name = `alias`), `idp_mapper` (parent = the
+//! provider's `alias`, name = mapper name; next). The parent goes in `mount`, so addresses read
 //! `keycloak[R].client_role["clientId/role"]`. Server ids (UUIDs) never appear in ids,
 //! addresses or plans: kinds find them through [`Ids`].
 
 pub mod client;
 pub mod client_role;
+pub mod identity_provider;
 pub mod protocol_mapper;
 pub mod realm;
 pub mod realm_role;
@@ -89,4 +91,5 @@ pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     // Clients and their protocol mappers.
     r.add(Arc::new(client::Client::new(kc.clone())));
     r.add(Arc::new(protocol_mapper::ProtocolMapper::new(kc.clone())));
+    r.add(Arc::new(identity_provider::Idp::new(kc.clone())));
 }
