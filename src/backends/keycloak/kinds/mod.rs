@@ -4,13 +4,14 @@
 //! `realm` (name = the realm), `client` (name = `clientId`), `realm_role` (name = role),
 //! `client_role` (parent = `clientId`, name = role), `protocol_mapper` (parent = `clientId`,
 //! name = mapper name), `identity_provider` (name = `alias`), `idp_mapper` (parent = the
-//! provider's `alias`, name = mapper name; next). The parent goes in `mount`, so addresses read
+//! provider's `alias`, name = mapper name). The parent goes in `mount`, so addresses read
 //! `keycloak[R].client_role["clientId/role"]`. Server ids (UUIDs) never appear in ids,
 //! addresses or plans: kinds find them through [`Ids`].
 
 pub mod client;
 pub mod client_role;
 pub mod identity_provider;
+pub mod idp_mapper;
 pub mod protocol_mapper;
 pub mod realm;
 pub mod realm_role;
@@ -92,4 +93,5 @@ pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     r.add(Arc::new(client::Client::new(kc.clone())));
     r.add(Arc::new(protocol_mapper::ProtocolMapper::new(kc.clone())));
     r.add(Arc::new(identity_provider::Idp::new(kc.clone())));
+    r.add(Arc::new(idp_mapper::IdpMapper::new(kc.clone())));
 }
