@@ -195,6 +195,19 @@ impl Kind for Idp {
     }
 
     async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError> {
+        // A realm export writes the mask in place of the secret: created with it, the
+        // provider's secret would be ten asterisks.
+        let config = res.attrs.get("config").map(|c| c.to_wire());
+        if let Some(key) = SECRET_CONFIG
+            .iter()
+            .find(|k| config.as_ref().and_then(|c| c.get(**k)?.as_str()) == Some(MASK))
+        {
+            return Err(BackendError::Refused(format!(
+                "{}: `config.{key}` is Keycloak's mask `{MASK}` (as an export writes it), not a \
+                 secret: declare the real one",
+                res.address
+            )));
+        }
         let body = body_of(res, Map::new());
         self.kc
             .client
