@@ -388,6 +388,12 @@ fn both_kinds_are_registered_and_a_mapper_lives_in_its_provider() {
             .destroy_order()
     };
     assert!(order("idp_mapper") < order("identity_provider"));
+    // The differ alone already takes `true` for Keycloak's `"true"` inside a config map.
+    let (declared, stored) = (
+        json!({"validateSignature": true}),
+        json!({"validateSignature": "true"}),
+    );
+    assert!(equal(false, None, "config", &declared, &stored));
     assert_eq!(
         m.address().to_string(),
         format!("keycloak[acme].idp_mapper[\"{SAML}/{MAPPER}\"]")
