@@ -24,6 +24,7 @@ mod keycloak_client;
 mod keycloak_harness;
 mod keycloak_kinds_access;
 mod keycloak_kinds_clients;
+mod keycloak_kinds_idp;
 mod keycloak_kinds_roles;
 mod locks;
 mod malformed;

@@ -4,8 +4,9 @@
 //! `realm` (name = the realm), `client` (name = `clientId`), `realm_role` (name = role),
 //! `client_role` (parent = `clientId`, name = role), `protocol_mapper` (parent = `clientId`,
 //! name = mapper name), `client_scope` (name = scope name), `group` (name = the group's path,
-//! `/ops/on call`), `service_account_roles` (name = the client's `clientId`). The parent goes
-//! in `mount`, so addresses read
+//! `/ops/on call`), `service_account_roles` (name = the client's `clientId`),
+//! `identity_provider` (name = `alias`), `idp_mapper` (parent = the provider's `alias`, name =
+//! mapper name). The parent goes in `mount`, so addresses read
 //! `keycloak[R].client_role["clientId/role"]`. Server ids (UUIDs) never appear in ids,
 //! addresses or plans: kinds find them through [`Ids`].
 
@@ -13,6 +14,8 @@ pub mod client;
 pub mod client_role;
 pub mod client_scope;
 pub mod group;
+pub mod identity_provider;
+pub mod idp_mapper;
 pub mod protocol_mapper;
 pub mod realm;
 pub mod realm_role;
@@ -22,6 +25,8 @@ pub mod service_account_roles;
 pub mod snapshot;
 
 use std::sync::Arc;
+
+use serde_json::{Map, Value};
 
 use super::{Ids, KeycloakClient};
 use crate::backends::Registry;
@@ -74,6 +79,27 @@ pub fn realm_lane(realm: &str) -> Option<String> {
     Some(format!("keycloak/{realm}"))
 }
 
+/// A `config` value as Keycloak stores it: a string (`true` → `"true"`, `3` → `"3"`); `None`
+/// for the values it drops (`""`, null).
+fn config_string(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A `config` map with every value a string, as Keycloak keeps the config of protocol mappers,
+/// identity providers and their mappers (a string → string map): a file may write `true` or
+/// `3`, the server answers `"true"` and `"3"`.
+pub fn config_strings(config: &Map<String, Value>) -> Map<String, Value> {
+    config
+        .iter()
+        .filter_map(|(k, v)| config_string(v).map(|s| (k.clone(), Value::String(s))))
+        .collect()
+}
+
 /// Registers every Keycloak kind.
 pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     r.add(Arc::new(realm::Realm::new(kc.clone())));
@@ -87,4 +113,6 @@ pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     )));
     r.add(Arc::new(group::Group::new(kc.clone())));
     r.add(Arc::new(client_scope::ClientScope::new(kc.clone())));
+    r.add(Arc::new(identity_provider::Idp::new(kc.clone())));
+    r.add(Arc::new(idp_mapper::IdpMapper::new(kc.clone())));
 }

@@ -41,23 +41,9 @@ impl ProtocolMapper {
     }
 }
 
-/// A config value as Keycloak stores it: a string (`true` → `"true"`, `3` → `"3"`); `None` for
-/// the values it drops (`""`, null).
-fn config_string(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
 /// A `config` map as the server would store it (see the module docs).
 pub fn normalise_config(config: &Map<String, Value>) -> Map<String, Value> {
-    let mut out: Map<String, Value> = config
-        .iter()
-        .filter_map(|(k, v)| config_string(v).map(|s| (k.clone(), Value::String(s))))
-        .collect();
+    let mut out = super::config_strings(config);
     for (derived, from) in DERIVED {
         if !out.contains_key(*derived)
             && let Some(v) = out.get(*from).cloned()
