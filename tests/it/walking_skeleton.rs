@@ -1,4 +1,6 @@
-//! The demo topology end to end: apply, converge, and the AppRole really works.
+//! The demo topology end to end, against real OpenBao, PostgreSQL and Keycloak: apply, converge,
+//! the AppRole really works, and the SDK client logs in with the secret the keymaster put in
+//! OpenBao and gets the flat `aegis_role` claim.
 
 use crate::harness::{Bao, repo};
 use crate::postgres::Postgres;
@@ -6,14 +8,22 @@ use crate::postgres::Postgres;
 /// What secrets/demo.enc.yaml holds at /search_api_key (SOPS, DEMO-ONLY age key).
 const KEY: &str = "demo-search-api-key-from-sops";
 
+/// The orchestrator client's secret (realms/aegis-system.yaml reads it from the environment).
+const ORCHESTRATOR_SECRET: &str = "walking-skeleton-orchestrator-canary";
+
 fn demo() -> std::path::PathBuf {
     repo().join("inventories/demo.yaml")
 }
 
 /// aegisctl with what the demo topology reads from the environment.
 fn demo_ctl(bao: &Bao, pg: &Postgres) -> assert_cmd::Command {
+    let kc = crate::keycloak::keycloak();
     let mut cmd = bao.aegisctl();
-    cmd.env("SOPS_AGE_KEY_FILE", repo().join("secrets/demo-age-key.txt"))
+    cmd.env("KEYCLOAK_URL", kc.base_url())
+        .env("KEYCLOAK_ADMIN", kc.admin_user())
+        .env("KEYCLOAK_ADMIN_PASSWORD", kc.admin_password())
+        .env("AEGIS_ORCHESTRATOR_SECRET", ORCHESTRATOR_SECRET)
+        .env("SOPS_AGE_KEY_FILE", repo().join("secrets/demo-age-key.txt"))
         .env_remove("SOPS_AGE_KEY")
         .env("DEMO_PG_PASSWORD", &pg.password)
         .env(
@@ -114,4 +124,45 @@ fn demo_converges_and_the_daemon_role_can_sign_and_read() {
     // ...and nothing beyond it.
     let denied = as_daemon(&["read", "sys/policies/acl/aegis-policy"]);
     assert!(!denied.status.success());
+
+    // The orchestrator's part: the SDK client's secret is read from OpenBao (where the keymaster
+    // put it), the client-credentials grant gives a token, and its flat `aegis_role` claim holds
+    // the role its service account was given.
+    let kv = bao.read_json("aegis-system/data/keycloak/aegis-system/aegis-sdk");
+    let sdk_secret = kv["data"]["data"]["client_secret"]
+        .as_str()
+        .expect("the keymaster's secret");
+    let kc = crate::keycloak::keycloak();
+    let url = format!(
+        "{}/realms/aegis-system/protocol/openid-connect/token",
+        kc.base_url()
+    );
+    let body =
+        format!("grant_type=client_credentials&client_id=aegis-sdk&client_secret={sdk_secret}");
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let token = crate::http_wire::call(
+        "POST",
+        &url,
+        &headers,
+        Some(&body),
+        std::time::Duration::from_secs(30),
+    )
+    .expect("the token endpoint")
+    .json();
+    let access = token["access_token"].as_str().expect("an access token");
+    let payload = access.split('.').nth(1).expect("a JWT");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64url"),
+    )
+    .expect("json claims");
+    assert_eq!(
+        claims["aegis_role"],
+        serde_json::json!(["aegis:operator"]),
+        "{claims}"
+    );
+    let kv = bao.read_json("aegis-system/data/keycloak/aegis-system/aegis-orchestrator");
+    assert_eq!(kv["data"]["data"]["client_secret"], ORCHESTRATOR_SECRET);
+    kc.delete_realm("aegis-system");
+    kc.delete_realm("tenant-acme");
 }
