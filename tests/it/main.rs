@@ -20,6 +20,7 @@ mod import_roundtrip;
 mod interrupts;
 mod keycloak;
 mod keycloak_apply;
+mod keycloak_bench;
 mod keycloak_client;
 mod keycloak_harness;
 mod keycloak_kinds_access;
