@@ -194,6 +194,17 @@ pub enum ImportSource {
         #[arg(long, default_value = "aegisctl")]
         ledger: String,
     },
+    /// Import a Keycloak realm (KEYCLOAK_URL; KEYCLOAK_ADMIN and KEYCLOAK_ADMIN_PASSWORD, or
+    /// KEYCLOAK_CLIENT_ID and KEYCLOAK_CLIENT_SECRET): writes realms/REALM.json and
+    /// inventories/REALM.yaml
+    Keycloak {
+        /// The realm to import
+        #[arg(long)]
+        realm: String,
+        /// Directory to write realms/ and inventories/ into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// Terraform spells it `-out`; clap does not take single-dash long flags, so rewrite it.

@@ -209,6 +209,8 @@ pub struct DesiredResource {
     pub depends_on: Vec<Address>,
     /// Where the object is declared (its name), for errors found after loading.
     pub loc: Option<Loc>,
+    /// The file `loc` points into when it is not the topology itself (a realm file).
+    pub file: Option<Source>,
     /// Where each declared attribute's key is written.
     pub attr_locs: BTreeMap<String, Loc>,
     /// Each attribute's type, as the server's schema publishes it (filled in before planning;
@@ -225,6 +227,7 @@ impl DesiredResource {
             attrs,
             depends_on: Vec::new(),
             loc: None,
+            file: None,
             attr_locs: BTreeMap::new(),
             types: BTreeMap::new(),
         }

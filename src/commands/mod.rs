@@ -7,6 +7,7 @@ mod apply_report;
 mod bootstrap;
 mod drift;
 mod import;
+mod import_keycloak;
 mod plan;
 mod session;
 mod unlock;
@@ -123,7 +124,10 @@ pub(crate) fn located(
                     None => r.loc,
                 })
                 .unwrap_or_default();
-            src.problem(loc, message, help)
+            match res.and_then(|r| r.file.as_ref()) {
+                Some(file) => file.problem(loc, message, help),
+                None => src.problem(loc, message, help),
+            }
         })
         .collect();
     CliError::Topology(TopologyError::Rejected(problems))
@@ -175,6 +179,9 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
                 namespace,
                 ledger,
             } => import::run(&printer, &out, &namespace, &ledger).await,
+            ImportSource::Keycloak { realm, out } => {
+                import_keycloak::run(&printer, &realm, &out).await
+            }
         },
         Command::Completions { .. } | Command::Man => Ok(EXIT_OK),
     };

@@ -216,7 +216,7 @@ pub(super) fn read(r: &mut Resolver, node: &Node) -> Option<RealmResources> {
     };
     let value = reader.walk("", "realm", &root);
     let out = match realm_split::split(&value) {
-        Ok(objects) => Some(resources(&mut reader, objects)),
+        Ok(objects) => Some(resources(&mut reader, objects, &src)),
         Err(messages) => {
             for m in messages {
                 let loc = reader.loc_of(&m);
@@ -233,7 +233,7 @@ pub(super) fn read(r: &mut Resolver, node: &Node) -> Option<RealmResources> {
     out
 }
 
-fn resources(reader: &mut Reader, objects: Vec<RealmObject>) -> RealmResources {
+fn resources(reader: &mut Reader, objects: Vec<RealmObject>, src: &Source) -> RealmResources {
     let realm = objects.first().map(|o| o.name.clone()).unwrap_or_default();
     let mut out = Vec::new();
     for o in objects {
@@ -255,6 +255,7 @@ fn resources(reader: &mut Reader, objects: Vec<RealmObject>) -> RealmResources {
         }
         let mut res = DesiredResource::new(id, attrs);
         res.loc = reader.locs.get(&o.at).copied();
+        res.file = Some(src.clone());
         res.attr_locs = attr_locs;
         out.push(res);
     }

@@ -33,7 +33,7 @@ pub struct RealmObject {
 }
 
 /// Parts of a RealmRepresentation that aegisctl does not converge.
-const NOT_CONVERGED: &[&str] = &[
+pub const NOT_CONVERGED: &[&str] = &[
     "authenticationFlows",
     "authenticatorConfig",
     "components",

@@ -23,6 +23,7 @@ mod keycloak_apply;
 mod keycloak_bench;
 mod keycloak_client;
 mod keycloak_harness;
+mod keycloak_import;
 mod keycloak_kinds_access;
 mod keycloak_kinds_clients;
 mod keycloak_kinds_idp;
