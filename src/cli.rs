@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "aegisctl",
     version,
-    about = "Converge OpenBao (and, later, Keycloak and Infisical) from one topology file",
+    about = "Converge OpenBao and Keycloak (and, later, Infisical) from one topology file",
     long_about = "aegisctl reads one topology file (inventories/*.yaml) and converges the secrets \
 and identity backbone it describes. `plan` shows what would change, `apply` converges, `drift` \
 reports what changed outside aegisctl. Secrets are never printed, logged or stored by the tool.",

@@ -120,11 +120,7 @@ pub async fn import_keycloak(
 }
 
 /// Puts the objects back where a realm export has them.
-fn assemble(
-    rep: &mut Map<String, Value>,
-    mut by_kind: ByKind,
-    secrets: &mut Vec<String>,
-) {
+fn assemble(rep: &mut Map<String, Value>, mut by_kind: ByKind, secrets: &mut Vec<String>) {
     let mut take = |k: &str| by_kind.remove(k).unwrap_or_default();
     let mut mappers: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for (id, m) in take("protocol_mapper") {

@@ -198,6 +198,16 @@ fn a_realm_file_applies_converges_drifts_and_prunes_against_a_real_keycloak() {
         "a no-op apply wrote to Keycloak"
     );
 
+    // A saved plan holds no secret either (ctl checks the output, this the file).
+    let planfile = dir.path().join("plan.bin");
+    let saved = ctl(&bao, kc, &["plan", "--out", s(&planfile), f]);
+    assert_eq!(saved.code, Some(0), "{saved}");
+    let bytes = std::fs::read(&planfile).expect("the plan file");
+    let text = String::from_utf8_lossy(&bytes);
+    for canary in [DECLARED, kc.admin_password(), generated] {
+        assert!(!text.contains(canary), "a secret in the plan file");
+    }
+
     // Out-of-band edits, each reported with its address and attribute.
     let orch = uuid(kc, r, "aegis-orchestrator");
     let mut rep = kc.get(&format!("/admin/realms/{r}/clients/{orch}")).json();
