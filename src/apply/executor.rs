@@ -18,7 +18,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use super::outcome::{ApplyReport, Cancel, Event, Outcome, Reporter};
-use crate::backends::{BackendError, Live, Registry};
+use crate::backends::{BackendError, Live, Made, Registry};
 use crate::model::{Address, AttrValue, Desired, DesiredResource};
 use crate::plan::contents::{handled_by, lost_with};
 use crate::plan::{Action, Change, Observed, Plan};
@@ -163,11 +163,16 @@ async fn guard(
     }
 }
 
-/// `res` with its output references read from their producers (made earlier in this apply,
-/// since it depends on them), or `None` when it has none.
+/// What the creates of this apply made (generated values), by producer, for the objects that
+/// take them: passed along instead of asked for again.
+type MadeOutputs = std::sync::Mutex<BTreeMap<Address, Made>>;
+
+/// `res` with its output references filled in: from what a create of this apply made, else read
+/// from the producer (which exists: `res` depends on it). `None` when it has none.
 async fn with_outputs(
     registry: &Registry,
     res: &DesiredResource,
+    made: &MadeOutputs,
 ) -> Result<Option<DesiredResource>, BackendError> {
     if !res
         .attrs
@@ -181,6 +186,14 @@ async fn with_outputs(
         let AttrValue::Output(o) = value else {
             continue;
         };
+        let passed = made.lock().ok().and_then(|m| {
+            m.get(&o.producer.address())
+                .and_then(|p| p.outputs.get(&o.name).cloned())
+        });
+        if let Some(v) = passed {
+            *value = AttrValue::Secret(v);
+            continue;
+        }
         let kind = registry
             .of(&o.producer)
             .ok_or_else(|| BackendError::Refused(format!("unknown kind `{}`", o.producer.kind)))?;
@@ -203,15 +216,23 @@ async fn run_one(
     res: Option<&DesiredResource>,
     live: Option<&Live>,
     deleting: &BTreeSet<Address>,
+    made: &MadeOutputs,
 ) -> Result<Option<Live>, BackendError> {
     let kind = registry
         .of(&change.id)
         .ok_or_else(|| BackendError::Refused(format!("unknown kind `{}`", change.id.kind)))?;
     let resolved = match res {
-        Some(r) => with_outputs(registry, r).await?,
+        Some(r) => with_outputs(registry, r, made).await?,
         None => None,
     };
     let res = resolved.as_ref().or(res);
+    let keep = |m: Made| {
+        if !m.outputs.is_empty()
+            && let Ok(mut all) = made.lock()
+        {
+            all.insert(change.address.clone(), m);
+        }
+    };
     let need = || {
         BackendError::Refused(format!(
             "{} is not declared in the topology",
@@ -221,7 +242,7 @@ async fn run_one(
     match change.action {
         Action::Create => {
             let res = res.ok_or_else(need)?;
-            let sent = kind.create(res).await.map(|_made| ());
+            let sent = kind.create(res).await.map(keep);
             return landed(kind.as_ref(), res, sent).await;
         }
         Action::Update => {
@@ -236,7 +257,7 @@ async fn run_one(
             let res = res.ok_or_else(need)?;
             guard(registry, change, live, deleting).await?;
             kind.delete(&change.id).await?;
-            let sent = kind.create(res).await.map(|_made| ());
+            let sent = kind.create(res).await.map(keep);
             return landed(kind.as_ref(), res, sent).await;
         }
         Action::Delete => {
@@ -320,6 +341,7 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
         .filter(|&i| waiting[i] == 0 && plan.changes[i].action != Action::Delete)
         .collect();
     ready.extend(deletes.release(&state));
+    let made: MadeOutputs = std::sync::Mutex::new(BTreeMap::new());
     let mut running = FuturesUnordered::new();
     // Lanes (see `Kind::lane`): at most one running change per lane; the others wait parked.
     let lane_of = |i: usize| {
@@ -366,7 +388,13 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
             reporter.started(change);
             let res = by_addr.get(&change.address).copied();
             let live = observed.live.get(&change.address).and_then(Option::as_ref);
-            running.push(async move { (i, run_one(registry, change, res, live, deleting).await) });
+            let made = &made;
+            running.push(async move {
+                (
+                    i,
+                    run_one(registry, change, res, live, deleting, made).await,
+                )
+            });
         }
         let Some((i, result)) = running.next().await else {
             break;

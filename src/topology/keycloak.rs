@@ -17,6 +17,7 @@ use super::raw::{RawClientSecrets, RawKeycloak, RawKeycloakAdmin};
 use super::realm_file;
 use super::resolve::{Resolver, check_name};
 use crate::backends::keycloak::AdminAuth;
+use crate::backends::keycloak::kinds::client::generates_secret;
 use crate::model::{
     Address, AttrValue, Backend, Desired, DesiredResource, KeycloakConn, OutputRef, ResourceId,
 };
@@ -173,17 +174,6 @@ fn named_roles(res: &DesiredResource, realm: &str) -> Vec<Address> {
     out
 }
 
-/// Whether a declared client has a secret: an OpenID Connect client that is neither public
-/// nor bearer-only, authenticating with a client secret.
-fn is_confidential(res: &DesiredResource) -> bool {
-    let flag = |k: &str| matches!(res.attrs.get(k), Some(AttrValue::Plain(Value::Bool(true))));
-    let text = |k: &str| res.plain_str(k);
-    !flag("publicClient")
-        && !flag("bearerOnly")
-        && text("protocol").is_none_or(|p| p == "openid-connect")
-        && text("clientAuthenticatorType").is_none_or(|t| t == "client-secret")
-}
-
 fn keymaster(
     r: &mut Resolver,
     cs: &Spanned<RawClientSecrets>,
@@ -223,7 +213,7 @@ fn keymaster(
     let mut made = Vec::new();
     for client in desired.resources[first..]
         .iter()
-        .filter(|c| c.id.kind == "client" && is_confidential(c))
+        .filter(|c| c.id.kind == "client" && generates_secret(c))
     {
         let path = template
             .replace("{realm}", &client.id.namespace)

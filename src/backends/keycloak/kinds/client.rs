@@ -22,7 +22,7 @@ use crate::backends::keycloak::redact::{DIGEST_PREFIX, digest, redact_credential
 use crate::backends::keycloak::{IdKind, admin_realm, redact_client};
 use crate::backends::path::ApiPath;
 use crate::backends::{BackendError, Kind, Live, Made, SecretJson};
-use crate::model::{Backend, DesiredResource, ResourceId};
+use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
 use crate::sensitive::Sensitive;
 
 pub const KIND: &str = "client";
@@ -98,6 +98,18 @@ fn body_of(res: &DesiredResource, which: impl Fn(&str) -> bool) -> Body {
         body = body.with_secret_value(s);
     }
     body
+}
+
+/// Whether the declared client has a secret (Keycloak makes one unless the file declares it):
+/// an OpenID Connect client that is neither public nor bearer-only and logs in with a client
+/// secret. The keymaster keeps the secret of exactly these clients.
+pub fn generates_secret(res: &DesiredResource) -> bool {
+    let flag = |k: &str| res.attrs.get(k).map(AttrValue::to_wire) == Some(Value::Bool(true));
+    let text = |k: &str| res.plain_str(k);
+    !flag("publicClient")
+        && !flag("bearerOnly")
+        && text("protocol").is_none_or(|p| p == "openid-connect")
+        && text("clientAuthenticatorType").is_none_or(|t| t == "client-secret")
 }
 
 impl Client {
@@ -190,12 +202,25 @@ impl Kind for Client {
         self.kc.snapshot.evict_client(realm, &res.id.name);
         let body = body_of(res, |_| true);
         let created = self.kc.client.post(&clients(realm), &body).await?;
-        if let Some(uuid) = created.id {
-            self.kc
-                .ids
-                .remember(realm, IdKind::Client, &res.id.name, &uuid);
+        let Some(uuid) = created.id else {
+            return Ok(Made::none());
+        };
+        self.kc
+            .ids
+            .remember(realm, IdKind::Client, &res.id.name, &uuid);
+        // A secret Keycloak generated is what this create made: read it once, now, for whatever
+        // takes it (the keymaster's KV secret). A declared one is already known.
+        let mut made = Made::none();
+        if !res.attrs.contains_key("secret") && generates_secret(res) {
+            let path = clients(realm).name(&uuid).lit("client-secret");
+            if let Some(mut credential) = self.kc.client.get(&path).await?
+                && let Some(s) = redact_credential(&mut credential)
+            {
+                let secret = Sensitive::new(SecretJson(Value::String(s.expose().clone())));
+                made.outputs.insert("secret".into(), secret);
+            }
         }
-        Ok(Made::none())
+        Ok(made)
     }
 
     async fn update(
@@ -300,7 +325,6 @@ impl Kind for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::AttrValue;
     use serde_json::json;
 
     #[test]
