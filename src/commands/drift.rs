@@ -25,8 +25,16 @@ pub(super) async fn run(printer: &Printer, file: &Path, run: &RunFlags) -> Resul
         .await?;
     session.resolve_outputs(&mut desired, &observed).await?;
     let warnings = session.check_fields(&mut desired, &observed).await?;
-    // List what exists in every namespace the topology manages (that exists).
-    let mut namespaces: BTreeSet<String> = BTreeSet::from([String::new()]);
+    // List what exists in every namespace the topology manages (that exists): the root one
+    // when it declares anything in OpenBao at all (a Keycloak-only file manages no namespace).
+    let mut namespaces: BTreeSet<String> = BTreeSet::new();
+    if desired
+        .resources
+        .iter()
+        .any(|r| r.id.backend == Backend::OpenBao)
+    {
+        namespaces.insert(String::new());
+    }
     for r in desired
         .resources
         .iter()
