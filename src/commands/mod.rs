@@ -9,6 +9,7 @@ mod drift;
 mod import;
 mod import_keycloak;
 mod plan;
+mod references;
 mod session;
 mod unlock;
 mod validate;

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CliError, located, usage};
+use crate::backends::Registry;
 use crate::backends::openbao::fields::FieldCheck;
 use crate::backends::openbao::{BaoClient, OpenBao, Table};
-use crate::backends::{Live, Registry};
-use crate::model::{Address, AttrValue, Desired, OpenBaoConn, ResourceId};
+use crate::model::{Address, Desired, OpenBaoConn, ResourceId};
 use crate::plan::contents::{handled_by, lost_with};
 use crate::plan::diff;
 use crate::plan::observe::observe;
@@ -149,108 +149,6 @@ impl Session {
                 .unwrap_or("token")
                 .to_owned(),
             _ => "token".into(),
-        }
-    }
-
-    /// Reads every `vault:MOUNT/PATH#key` reference from OpenBao (KV, in the namespace of the
-    /// object using it), once per secret, and turns it into a secret value of its own type.
-    pub async fn resolve_vault(&self, desired: &mut Desired) -> Result<(), CliError> {
-        let mut cache: BTreeMap<(String, String), Option<Live>> = BTreeMap::new();
-        for res in &mut desired.resources {
-            // An object of another backend (a Keycloak client's secret) reads from the root
-            // namespace: its scope is a realm, not a namespace.
-            let ns = if res.id.backend.is_openbao() {
-                res.id.namespace.clone()
-            } else {
-                String::new()
-            };
-            for value in res.attrs.values_mut() {
-                let AttrValue::Vault(r) = value else { continue };
-                let key = (ns.clone(), r.path.clone());
-                if !cache.contains_key(&key) {
-                    let data = self.read_kv(&ns, &r.path).await?;
-                    cache.insert(key.clone(), data);
-                }
-                let where_ = if ns.is_empty() {
-                    String::new()
-                } else {
-                    format!(" in namespace {ns}")
-                };
-                let found = cache
-                    .get(&key)
-                    .and_then(Option::as_ref)
-                    .ok_or_else(|| usage(
-                        format!("{}: vault:{}#{}: there is no KV secret `{}`{where_}", r.at, r.path, r.key, r.path),
-                        "write the secret first (e.g. `bao kv put`), or fix the reference: vault:MOUNT/PATH#key",
-                    ))?
-                    .get(&r.key)
-                    .ok_or_else(|| usage(
-                        format!("{}: vault:{}#{}: the secret has no key `{}`{where_}", r.at, r.path, r.key, r.key),
-                        "fix the key after `#`",
-                    ))?;
-                *value = AttrValue::secret_json(found.clone());
-            }
-        }
-        Ok(())
-    }
-
-    /// Every output reference whose producer exists is read now (a generated client secret);
-    /// the others stay "(known after apply)" and are read by apply once their producer is made.
-    pub async fn resolve_outputs(
-        &self,
-        desired: &mut Desired,
-        observed: &Observed,
-    ) -> Result<(), CliError> {
-        for res in &mut desired.resources {
-            for value in res.attrs.values_mut() {
-                let AttrValue::Output(o) = value else {
-                    continue;
-                };
-                if !matches!(observed.live.get(&o.producer.address()), Some(Some(_))) {
-                    continue;
-                }
-                if let Some(kind) = self.registry.of(&o.producer)
-                    && let Some(v) = kind.output(&o.producer, &o.name).await?
-                {
-                    *value = AttrValue::Secret(v);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// After apply: every output reference still unknown, read from its producer where it now
-    /// exists (best effort: what cannot be read stays unknown).
-    pub async fn resolve_made_outputs(&self, desired: &mut Desired) {
-        for res in &mut desired.resources {
-            for value in res.attrs.values_mut() {
-                let AttrValue::Output(o) = value else {
-                    continue;
-                };
-                if let Some(kind) = self.registry.of(&o.producer)
-                    && let Ok(Some(v)) = kind.output(&o.producer, &o.name).await
-                {
-                    *value = AttrValue::Secret(v);
-                }
-            }
-        }
-    }
-
-    /// The data of a KV secret given as `MOUNT/PATH`, the mount found by longest prefix.
-    async fn read_kv(&self, ns: &str, path: &str) -> Result<Option<Live>, CliError> {
-        let mounts = self.bao.table(ns, Table::Secrets).await?;
-        let mount = mounts
-            .keys()
-            .filter(|m| path.starts_with(&format!("{m}/")))
-            .max_by_key(|m| m.len())
-            .cloned();
-        let Some(mount) = mount else { return Ok(None) };
-        let rest = &path[mount.len() + 1..];
-        // The KV secret kind reads it, as plan would.
-        let id = ResourceId::new(ns, "kv_secret", Some(&mount), rest);
-        match self.registry.of(&id) {
-            Some(kind) => Ok(kind.read(&id).await?),
-            None => Ok(None),
         }
     }
 

@@ -25,7 +25,21 @@ use crate::sensitive::Sensitive;
 
 pub(super) fn keycloak(r: &mut Resolver, kc: &Spanned<RawKeycloak>, desired: &mut Desired) {
     let block = &kc.value;
-    let url = r.string(&block.url, "keycloak.url", false).map(|(u, _)| u);
+    let url = r
+        .string(&block.url, "keycloak.url", false)
+        .map(|(u, _)| u)
+        .filter(|u| {
+            let ok = u.starts_with("https://") || u.starts_with("http://");
+            if !ok {
+                r.problem(
+                    block.url.loc,
+                    // Not echoed: a value that is no URL might still carry credentials.
+                    "`keycloak.url` must start with https:// or http://",
+                    "write Keycloak's base URL, e.g. https://keycloak.example.internal (one URL serves the token endpoint and the admin API)".to_string(),
+                );
+            }
+            ok
+        });
     let auth = admin(r, &block.admin);
     let ca_cert = block.ca_cert.as_ref().and_then(|n| ca(r, n));
     let first = desired.resources.len();

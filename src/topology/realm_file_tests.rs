@@ -128,3 +128,20 @@ fn a_missing_realm_file_or_reference_is_an_error_of_the_topology() {
     let p = problems("realm: [unclosed\n");
     assert!(p.iter().any(|l| l.starts_with("realm.yaml:")), "{p:?}");
 }
+
+#[test]
+fn a_keycloak_url_without_a_scheme_is_refused_without_being_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("t.yaml");
+    std::fs::write(
+        &topo,
+        "version: 1\nkeycloak:\n  url: admin:canary-pw@keycloak.example\n  admin: { username: admin, password: x }\n",
+    )
+    .unwrap();
+    let Err(TopologyError::Invalid(ps)) = load_with_env(&topo, &|_| None) else {
+        panic!("a URL without a scheme must be refused");
+    };
+    assert_eq!(ps.len(), 1);
+    assert_eq!((ps[0].line, ps[0].column), (3, 8));
+    assert!(ps[0].message.contains("https://") && !ps[0].message.contains("canary"));
+}
