@@ -17,14 +17,16 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::levels::DeleteLevels;
 pub use super::outcome::{ApplyReport, Cancel, Event, Outcome, Reporter};
+use super::outputs::{MadeOutputs, with_outputs};
 use crate::backends::{BackendError, Live, Made, Registry};
-use crate::model::{Address, AttrValue, Desired, DesiredResource};
+use crate::model::{Address, Desired, DesiredResource};
 use crate::plan::contents::{handled_by, lost_with};
 use crate::plan::{Action, Change, Observed, Plan};
 
 #[derive(Clone, Debug, PartialEq)]
-enum State {
+pub(super) enum State {
     Pending,
     Running,
     Finished(Outcome),
@@ -57,68 +59,6 @@ fn dependencies(plan: &Plan, desired: &BTreeMap<&Address, &DesiredResource>) -> 
             }
         })
         .collect()
-}
-
-/// Deletions go level by level, children first: a level is released once every deletion of
-/// the levels below it has finished. Levels instead of edges keep a prune of thousands of
-/// objects linear (an edge from each deletion to every lower one would be quadratic).
-struct DeleteLevels {
-    /// Levels not released yet, lowest first: (destroy order, deeper namespaces first).
-    pending: std::collections::btree_map::IntoIter<(u8, std::cmp::Reverse<usize>), Vec<usize>>,
-    /// Deletions of the released level still to finish.
-    released: BTreeSet<usize>,
-}
-
-impl DeleteLevels {
-    fn new(plan: &Plan, registry: &Registry) -> Self {
-        let mut levels: BTreeMap<(u8, std::cmp::Reverse<usize>), Vec<usize>> = BTreeMap::new();
-        for (i, c) in plan
-            .changes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.action == Action::Delete)
-        {
-            let order = registry.of(&c.id).map(|k| k.destroy_order()).unwrap_or(50);
-            // A namespace inside another goes first (and everything in deeper namespaces).
-            let depth = c.id.namespace_path().matches('/').count();
-            levels
-                .entry((order, std::cmp::Reverse(depth)))
-                .or_default()
-                .push(i);
-        }
-        DeleteLevels {
-            pending: levels.into_iter(),
-            released: BTreeSet::new(),
-        }
-    }
-
-    /// The next level's deletions that are still to run, once the current one is done
-    /// (skipping levels whose deletions were all skipped already).
-    fn release(&mut self, state: &[State]) -> Vec<usize> {
-        if !self.released.is_empty() {
-            return Vec::new();
-        }
-        for (_, level) in self.pending.by_ref() {
-            let ready: Vec<usize> = level
-                .into_iter()
-                .filter(|&i| state[i] == State::Pending)
-                .collect();
-            if !ready.is_empty() {
-                self.released.extend(ready.iter().copied());
-                return ready;
-            }
-        }
-        Vec::new()
-    }
-
-    /// A deletion ended (done, failed or skipped): the next level may be due.
-    fn ended(&mut self, i: usize, state: &[State]) -> Vec<usize> {
-        if self.released.remove(&i) {
-            self.release(state)
-        } else {
-            Vec::new()
-        }
-    }
 }
 
 /// A change succeeded (or was handed to the operator): its dependents may be ready now.
@@ -161,53 +101,6 @@ async fn guard(
             new.join(", ")
         )))
     }
-}
-
-/// What the creates of this apply made (generated values), by producer, for the objects that
-/// take them: passed along instead of asked for again.
-type MadeOutputs = std::sync::Mutex<BTreeMap<Address, Made>>;
-
-/// `res` with its output references filled in: from what a create of this apply made, else read
-/// from the producer (which exists: `res` depends on it). `None` when it has none.
-async fn with_outputs(
-    registry: &Registry,
-    res: &DesiredResource,
-    made: &MadeOutputs,
-) -> Result<Option<DesiredResource>, BackendError> {
-    if !res
-        .attrs
-        .values()
-        .any(|v| matches!(v, AttrValue::Output(_)))
-    {
-        return Ok(None);
-    }
-    let mut out = res.clone();
-    for value in out.attrs.values_mut() {
-        let AttrValue::Output(o) = value else {
-            continue;
-        };
-        let passed = made.lock().ok().and_then(|m| {
-            m.get(&o.producer.address())
-                .and_then(|p| p.outputs.get(&o.name).cloned())
-        });
-        if let Some(v) = passed {
-            *value = AttrValue::Secret(v);
-            continue;
-        }
-        let kind = registry
-            .of(&o.producer)
-            .ok_or_else(|| BackendError::Refused(format!("unknown kind `{}`", o.producer.kind)))?;
-        let Some(v) = kind.output(&o.producer, &o.name).await? else {
-            return Err(BackendError::Refused(format!(
-                "{} takes the `{}` of {}, which has none",
-                res.address,
-                o.name,
-                o.producer.address()
-            )));
-        };
-        *value = AttrValue::Secret(v);
-    }
-    Ok(Some(out))
 }
 
 async fn run_one(
@@ -467,3 +360,7 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
 #[cfg(test)]
 #[path = "executor_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "lanes_tests.rs"]
+mod lanes_tests;

@@ -58,13 +58,13 @@ impl Kind for Recorder {
     }
 }
 
-struct Quiet;
+pub(super) struct Quiet;
 impl Reporter for Quiet {
     fn started(&self, _: &Change) {}
     fn finished(&self, _: &Change, _: &Outcome) {}
 }
 
-fn registry(log: &Arc<Mutex<Vec<String>>>) -> Registry {
+pub(super) fn registry(log: &Arc<Mutex<Vec<String>>>) -> Registry {
     let mut registry = Registry::default();
     for (name, order) in [("thing", 50), ("leaf", 10), ("mount", 90)] {
         registry.add(Arc::new(Recorder {
@@ -85,7 +85,7 @@ fn res(name: &str, deps: &[&str]) -> DesiredResource {
     r
 }
 
-fn desired(resources: Vec<DesiredResource>) -> Desired {
+pub(super) fn desired(resources: Vec<DesiredResource>) -> Desired {
     Desired {
         file: "t.yaml".into(),
         name: "t".into(),

@@ -2,7 +2,9 @@
 //! ledger as the apply goes, and the plan file that lets a reviewed plan be applied later.
 
 pub mod executor;
+mod levels;
 pub mod outcome;
+mod outputs;
 pub mod planfile;
 pub mod record;
 
