@@ -154,6 +154,16 @@ fn dependencies(resources: &mut [DesiredResource]) {
         if matches!(res.id.kind.as_str(), "service_account_roles" | "group") {
             deps.extend(named_roles(res, &realm));
         }
+        if res.id.kind == "client" {
+            // The scopes it links must exist first.
+            for field in ["defaultClientScopes", "optionalClientScopes"] {
+                if let Some(AttrValue::Plain(Value::Array(names))) = res.attrs.get(field) {
+                    for n in names.iter().filter_map(Value::as_str) {
+                        deps.push(kc(&realm, "client_scope", None, n));
+                    }
+                }
+            }
+        }
         deps.push(kc(&realm, "realm", None, &realm));
         deps.retain(|d| *d != res.address && declared.contains(d));
         deps.sort();

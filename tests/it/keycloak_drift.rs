@@ -19,6 +19,7 @@ fn realm_file(realm: &str) -> Value {
             "publicClient": false,
             "serviceAccountsEnabled": true,
             "standardFlowEnabled": false,
+            "defaultClientScopes": ["aegis-scope", "profile", "roles"],
             "protocolMappers": [{
                 "name": "aegis_role",
                 "protocol": "openid-connect",
@@ -135,6 +136,12 @@ fn every_keycloak_kind_drifts_and_converges_through_the_cli() {
     edit(kc, &format!("{base}/client-scopes/{scope_id}"), |v| {
         v["description"] = json!("changed")
     });
+    let unlinked = kc.call(
+        "DELETE",
+        &format!("{base}/clients/{svc_id}/default-client-scopes/{scope_id}"),
+        None,
+    );
+    assert_eq!(unlinked.status, 204, "{}", unlinked.text());
     let ops = kc.get(&format!("{base}/group-by-path/ops")).json();
     let ops_id = ops["id"].as_str().expect("id").to_owned();
     edit(kc, &format!("{base}/groups/{ops_id}"), |v| {
@@ -176,6 +183,7 @@ fn every_keycloak_kind_drifts_and_converges_through_the_cli() {
     let changed = section(&drift.stdout, CHANGED).expect("a changed section");
     for (kind, name, attr) in [
         ("realm", r.to_owned(), "displayName"),
+        ("client", "svc".to_owned(), "defaultClientScopes"),
         ("protocol_mapper", "svc/aegis_role".to_owned(), "config"),
         ("client_scope", "aegis-scope".to_owned(), "description"),
         ("group", "/ops".to_owned(), "attributes"),

@@ -51,8 +51,13 @@ const SET_FIELDS: &[&str] = &[
     "optionalClientScopes",
 ];
 
-/// Fields a client `PUT` ignores (contract §4.5): they are only honoured at creation.
+/// Fields a client `PUT` ignores (contract §4.5): honoured at creation, changed afterwards
+/// through the scope-link endpoints.
 const CREATE_ONLY: &[&str] = &["defaultClientScopes", "optionalClientScopes"];
+
+/// The scope Keycloak links by itself to every client with service accounts (and unlinks
+/// when they are turned off): the server's, neither compared nor unlinked.
+const SERVICE_ACCOUNT_SCOPE: &str = "service_account";
 
 /// Fields never sent: the server's own ids, and the mappers (their own kind; a PUT with them
 /// deletes the unlisted ones).
@@ -113,6 +118,62 @@ pub fn generates_secret(res: &DesiredResource) -> bool {
 }
 
 impl Client {
+    /// Makes the client's default or optional scopes (`field`) the declared set: links the
+    /// missing ones and unlinks the extra (`PUT`/`DELETE .../default-client-scopes/{id}`, both
+    /// idempotent).
+    async fn link_scopes(
+        &self,
+        res: &DesiredResource,
+        uuid: &str,
+        field: &str,
+        live: &Live,
+    ) -> Result<(), BackendError> {
+        let realm = &res.id.namespace;
+        let names = |v: Option<Value>| -> BTreeSet<String> {
+            v.and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        };
+        let want = names(res.attrs.get(field).map(AttrValue::to_wire));
+        let have = names(live.get(field).cloned());
+        let segment = if field == "defaultClientScopes" {
+            "default-client-scopes"
+        } else {
+            "optional-client-scopes"
+        };
+        for (name, link) in want
+            .difference(&have)
+            .filter(|n| n.as_str() != SERVICE_ACCOUNT_SCOPE)
+            .map(|n| (n, true))
+            .chain(
+                have.difference(&want)
+                    .filter(|n| n.as_str() != SERVICE_ACCOUNT_SCOPE)
+                    .map(|n| (n, false)),
+            )
+        {
+            let Some(scope) = self
+                .kc
+                .ids
+                .resolve_scope(&self.kc.client, realm, name)
+                .await?
+            else {
+                return Err(BackendError::Refused(format!(
+                    "{}: `{field}` names the client scope `{name}`, which realm `{realm}` does not have",
+                    res.address
+                )));
+            };
+            let path = clients(realm).name(uuid).lit(segment).name(&scope);
+            if link {
+                self.kc.client.put(&path, &Body::new(Value::Null)).await?;
+            } else {
+                self.kc.client.delete(&path).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The client's UUID, if it exists.
     async fn uuid(&self, id: &ResourceId) -> Result<Option<String>, BackendError> {
         Ok(self
@@ -147,6 +208,9 @@ impl Kind for Client {
                 Value::String(digest(&s))
             }
             Value::Array(mut items) if SET_FIELDS.contains(&field) => {
+                if field == "defaultClientScopes" {
+                    items.retain(|v| v.as_str() != Some(SERVICE_ACCOUNT_SCOPE));
+                }
                 items.sort_by_key(|v| v.to_string());
                 items.dedup();
                 Value::Array(items)
@@ -229,15 +293,6 @@ impl Kind for Client {
         changed: &BTreeSet<String>,
         live: &Live,
     ) -> Result<(), BackendError> {
-        if let Some(f) = CREATE_ONLY.iter().find(|f| changed.contains(**f)) {
-            // A PUT would answer 204 and change nothing: a plan that never converges.
-            return Err(BackendError::Refused(format!(
-                "{}: `{f}` of an existing client cannot be changed through the client itself \
-                 (Keycloak ignores it on update); aegisctl does not manage client scope \
-                 assignments yet",
-                res.address
-            )));
-        }
         self.kc
             .snapshot
             .evict_client(&res.id.namespace, &res.id.name);
@@ -263,6 +318,11 @@ impl Kind for Client {
             .client
             .put(&clients(&res.id.namespace).name(&uuid), &body)
             .await?;
+        // A PUT ignores the scope lists (it answers 204 and changes nothing): the links go
+        // through their own endpoints, one scope at a time.
+        for field in CREATE_ONLY.iter().filter(|f| changed.contains(**f)) {
+            self.link_scopes(res, &uuid, field, live).await?;
+        }
         Ok(())
     }
 
