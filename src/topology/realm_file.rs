@@ -163,6 +163,19 @@ impl Reader<'_> {
     }
 }
 
+/// Why a name of `o` cannot travel as a URL segment (empty, `.`, `..`, control characters),
+/// if it cannot: checked here so that such a file sends no request at all.
+fn bad_name(realm: &str, o: &RealmObject) -> Option<&'static str> {
+    let check = crate::backends::path::check_segment;
+    let own = if o.kind == "group" {
+        // A path: each group's name is a segment of its own.
+        o.own.split('/').skip(1).find_map(check)
+    } else {
+        check(&o.own)
+    };
+    check(realm).or(own).or(o.parent.as_deref().and_then(check))
+}
+
 /// The id of a realm object: its parent (a client, an IdP) in `mount`.
 pub fn object_id(realm: &str, o: &RealmObject) -> ResourceId {
     ResourceId::on(
@@ -237,6 +250,15 @@ fn resources(reader: &mut Reader, objects: Vec<RealmObject>, src: &Source) -> Re
     let realm = objects.first().map(|o| o.name.clone()).unwrap_or_default();
     let mut out = Vec::new();
     for o in objects {
+        if let Some(why) = bad_name(&realm, &o) {
+            let loc = reader.locs.get(&o.at).copied().unwrap_or_default();
+            reader.sub.problem(
+                loc,
+                format!("the {} `{}` has {why}", o.kind, o.name.escape_debug()),
+                "names go into Keycloak's URLs as data: use names without `.` or `..` alone and without control characters".to_string(),
+            );
+            continue;
+        }
         let id = object_id(&realm, &o);
         let mut attrs = BTreeMap::new();
         let mut attr_locs = BTreeMap::new();

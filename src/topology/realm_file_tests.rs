@@ -145,3 +145,27 @@ fn a_keycloak_url_without_a_scheme_is_refused_without_being_echoed() {
     assert_eq!((ps[0].line, ps[0].column), (3, 8));
     assert!(ps[0].message.contains("https://") && !ps[0].message.contains("canary"));
 }
+
+#[test]
+fn names_that_a_url_would_rewrite_are_refused_before_any_request() {
+    let p = problems(
+        "realm: acme\nclients:\n  - clientId: \"..\"\nroles:\n  realm:\n    - name: \".\"\n",
+    );
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("realm.yaml:3:") && l.contains("the client `..`")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("realm.yaml:6:") && l.contains("the realm_role `.`")),
+        "{p:?}"
+    );
+    let p = problems("realm: \"..\"\n");
+    assert!(p.iter().any(|l| l.contains("the realm `..`")), "{p:?}");
+    // A colon, a space or a slash is data, encoded: fine.
+    assert!(
+        problems("realm: acme\nroles:\n  realm:\n    - name: \"team/ops:reader x\"\n").is_empty()
+    );
+}
