@@ -332,3 +332,38 @@ fn a_realm_file_applies_converges_drifts_and_prunes_against_a_real_keycloak() {
     let last = ctl(&bao, kc, &["plan", "--detailed-exitcode", "--prune", f]);
     assert_eq!(last.code, Some(0), "{last}");
 }
+
+#[test]
+fn a_wrong_admin_password_is_one_clear_error_that_shows_no_password() {
+    let kc = keycloak();
+    let bao = Bao::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = topology(dir.path(), &unique_realm("wrongpw"));
+    let wrong = "kcapply-wrong-password-canary-90e1";
+    for args in [
+        vec!["plan"],
+        vec!["apply", "--auto-approve"],
+        vec!["drift", "--json"],
+    ] {
+        let mut cmd = bao.aegisctl();
+        cmd.env("KEYCLOAK_URL", kc.base_url())
+            .env("KEYCLOAK_ADMIN", kc.admin_user())
+            .env("KEYCLOAK_ADMIN_PASSWORD", wrong)
+            .env("KC_DECLARED_SECRET", DECLARED)
+            .args(&args)
+            .arg(s(&file));
+        let run = Run::from(cmd.output().expect("run aegisctl"));
+        assert_eq!(run.code, Some(1), "{args:?}:\n{run}");
+        assert!(
+            run.all().contains("Keycloak"),
+            "{args:?} names Keycloak:\n{run}"
+        );
+        for canary in [wrong, DECLARED] {
+            assert!(
+                !run.all().contains(canary),
+                "{args:?} shows a secret:\n{run}"
+            );
+        }
+        assert!(!run.all().contains("panicked"), "{run}");
+    }
+}
