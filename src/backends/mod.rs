@@ -123,6 +123,12 @@ pub trait Kind: Send + Sync {
         None
     }
 
+    /// What a deletion destroys, for the message that asks for `--allow-destroy` (see
+    /// [`Kind::delete_destroys_data`]).
+    fn data_lost(&self) -> &'static str {
+        "its data"
+    }
+
     /// Order among deletions: lower goes first (children before their mounts).
     fn destroy_order(&self) -> u8 {
         50

@@ -255,8 +255,9 @@ pub fn plan(
             change.address = addr.clone();
             change.warning = (kind.delete_destroys_data() && !opts.allow_destroy).then(|| {
                 format!(
-                    "deleting this {} destroys its data (key material); apply refuses without --allow-destroy",
-                    kind.name()
+                    "deleting this {} destroys {}; apply refuses without --allow-destroy",
+                    kind.name(),
+                    kind.data_lost()
                 )
             });
             changes.push(change);

@@ -203,4 +203,31 @@ fn every_keycloak_kind_drifts_and_converges_through_the_cli() {
     assert_eq!(plan.code, Some(0), "converged again:\n{plan}");
     let drift = ctl(&bao, kc, &["drift", f]);
     assert_eq!(drift.code, Some(0), "{drift}");
+
+    // A group taken out of the file: its members would lose it, so --prune alone refuses
+    // (nothing deleted) and --allow-destroy deletes it.
+    let mut rep = realm_file(r);
+    rep["groups"][0]["subGroups"] = json!([]);
+    std::fs::write(dir.path().join("realm.json"), rep.to_string()).expect("realm");
+    let refused = ctl(&bao, kc, &["apply", "--auto-approve", "--prune", f]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(refused.all().contains("membership"), "{refused}");
+    assert_eq!(
+        kc.get(&format!("{base}/group-by-path/ops/on%20call"))
+            .status,
+        200
+    );
+    let pruned = ctl(
+        &bao,
+        kc,
+        &["apply", "--auto-approve", "--prune", "--allow-destroy", f],
+    );
+    assert_eq!(pruned.code, Some(0), "{pruned}");
+    assert_eq!(
+        kc.get(&format!("{base}/group-by-path/ops/on%20call"))
+            .status,
+        404
+    );
+    let plan = ctl(&bao, kc, &["plan", "--detailed-exitcode", "--prune", f]);
+    assert_eq!(plan.code, Some(0), "{plan}");
 }

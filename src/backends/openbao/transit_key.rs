@@ -53,6 +53,10 @@ impl Kind for TransitKey {
         true
     }
 
+    fn data_lost(&self) -> &'static str {
+        "its key material, and with it everything encrypted under it"
+    }
+
     fn field_sources(&self) -> &'static [FieldSource] {
         const S: &[FieldSource] = &[
             FieldSource::of_mount("keys/{name}"),

@@ -194,6 +194,16 @@ impl Kind for Client {
         Backend::Keycloak
     }
 
+    /// Its sessions, consents and service-account user go with it, and its secret, which
+    /// every service logging in with it holds.
+    fn delete_destroys_data(&self) -> bool {
+        true
+    }
+
+    fn data_lost(&self) -> &'static str {
+        "its secret, sessions, consents and service-account user"
+    }
+
     fn destroy_order(&self) -> u8 {
         40
     }
@@ -320,7 +330,10 @@ impl Kind for Client {
             .await?;
         // A PUT ignores the scope lists (it answers 204 and changes nothing): the links go
         // through their own endpoints, one scope at a time.
-        for field in CREATE_ONLY.iter().filter(|f| changed.contains(**f)) {
+        for field in CREATE_ONLY
+            .iter()
+            .filter(|f| changed.contains(**f) && res.attrs.contains_key(**f))
+        {
             self.link_scopes(res, &uuid, field, live).await?;
         }
         Ok(())

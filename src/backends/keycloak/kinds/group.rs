@@ -146,6 +146,15 @@ impl Kind for Group {
         false
     }
 
+    /// Its members (users aegisctl does not manage) lose it, and its subgroups go with it.
+    fn delete_destroys_data(&self) -> bool {
+        true
+    }
+
+    fn data_lost(&self) -> &'static str {
+        "its subgroups and every user's membership"
+    }
+
     /// The parent group of a subgroup, else the realm.
     fn container(&self, id: &ResourceId) -> Option<ResourceId> {
         Some(match parent(&id.name) {

@@ -177,6 +177,10 @@ impl Kind for Idp {
         true
     }
 
+    fn data_lost(&self) -> &'static str {
+        "its mappers and every user's link to it"
+    }
+
     /// After its mappers (20), which its deletion would take along anyway.
     fn destroy_order(&self) -> u8 {
         35

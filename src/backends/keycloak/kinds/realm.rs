@@ -73,6 +73,15 @@ impl Kind for Realm {
         true
     }
 
+    /// A prune of a realm takes its users with it: never without `--allow-destroy`.
+    fn delete_destroys_data(&self) -> bool {
+        true
+    }
+
+    fn data_lost(&self) -> &'static str {
+        "everything in it, users, credentials and sessions included"
+    }
+
     /// Everything in a realm goes first; the realm last.
     fn destroy_order(&self) -> u8 {
         100
