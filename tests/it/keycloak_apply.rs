@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::harness::{Bao, Run, UNMANAGED, block, s, section};
 use crate::http_wire::call;
 use crate::keycloak::{Keycloak, TestRealm, keycloak, unique_realm};
+use crate::keycloak_common::ctl_with;
 
 const DECLARED: &str = "kcapply-declared-secret-canary-71c3";
 
@@ -87,22 +88,11 @@ fn write_realm(dir: &Path, realm: &str, with_reader_role: bool) {
 }
 
 fn ctl(bao: &Bao, kc: &Keycloak, args: &[&str]) -> Run {
-    let out = bao
-        .aegisctl()
-        .env("KEYCLOAK_URL", kc.base_url())
-        .env("KEYCLOAK_ADMIN", kc.admin_user())
-        .env("KEYCLOAK_ADMIN_PASSWORD", kc.admin_password())
-        .env("KC_DECLARED_SECRET", DECLARED)
-        .args(args)
-        .output()
-        .expect("run aegisctl");
-    let run = Run::from(out);
-    for canary in [DECLARED, kc.admin_password()] {
-        assert!(
-            !run.all().contains(canary),
-            "a secret in the output of {args:?}:\n{run}"
-        );
-    }
+    let run = ctl_with(bao, kc, None, &[("KC_DECLARED_SECRET", DECLARED)], args);
+    assert!(
+        !run.all().contains(DECLARED),
+        "a secret in the output of {args:?}:\n{run}"
+    );
     run
 }
 

@@ -14,6 +14,7 @@ use crate::fault_proxy::FaultProxy;
 use crate::harness::{Bao, Run, s};
 use crate::http_wire::call;
 use crate::keycloak::{Keycloak, TestRealm, keycloak, unique_realm};
+use crate::keycloak_common::ctl_with;
 
 /// A realm file of `n` clients, each with three `aegis:*` roles and an `aegis_role` mapper;
 /// every tenth with a service account holding `aegis:operator`.
@@ -70,15 +71,7 @@ struct Figures {
 }
 
 fn ctl(bao: &Bao, url: &str, kc: &Keycloak, args: &[&str]) -> Run {
-    let out = bao
-        .aegisctl()
-        .env("KEYCLOAK_URL", url)
-        .env("KEYCLOAK_ADMIN", kc.admin_user())
-        .env("KEYCLOAK_ADMIN_PASSWORD", kc.admin_password())
-        .args(args)
-        .output()
-        .expect("run aegisctl");
-    Run::from(out)
+    ctl_with(bao, kc, Some(url), &[], args)
 }
 
 fn measure(realm: &str, n: usize, parallelism: &str) -> Figures {

@@ -6,8 +6,9 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Bao, CHANGED, Run, block, s, section};
+use crate::harness::{Bao, CHANGED, block, s, section};
 use crate::keycloak::{Keycloak, TestRealm, keycloak, unique_realm};
+use crate::keycloak_common::ctl;
 
 fn realm_file(realm: &str) -> Value {
     json!({
@@ -52,20 +53,6 @@ fn realm_file(realm: &str) -> Value {
                                                 "attribute.value": "engineering",
                                                 "role": "reader"}}]
     })
-}
-
-fn ctl(bao: &Bao, kc: &Keycloak, args: &[&str]) -> Run {
-    let out = bao
-        .aegisctl()
-        .env("KEYCLOAK_URL", kc.base_url())
-        .env("KEYCLOAK_ADMIN", kc.admin_user())
-        .env("KEYCLOAK_ADMIN_PASSWORD", kc.admin_password())
-        .args(args)
-        .output()
-        .expect("run aegisctl");
-    let run = Run::from(out);
-    assert!(!run.all().contains(kc.admin_password()), "{run}");
-    run
 }
 
 /// Reads `path`, lets `edit` change the representation, and PUTs it back.

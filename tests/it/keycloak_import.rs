@@ -6,20 +6,9 @@
 
 use serde_json::json;
 
-use crate::harness::{Bao, Run, s};
+use crate::harness::{Bao, s};
 use crate::keycloak::{Keycloak, keycloak};
-
-fn ctl(bao: &Bao, kc: &Keycloak, args: &[&str]) -> Run {
-    let out = bao
-        .aegisctl()
-        .env("KEYCLOAK_URL", kc.base_url())
-        .env("KEYCLOAK_ADMIN", kc.admin_user())
-        .env("KEYCLOAK_ADMIN_PASSWORD", kc.admin_password())
-        .args(args)
-        .output()
-        .expect("run aegisctl");
-    Run::from(out)
-}
+use crate::keycloak_common::ctl;
 
 fn created(kc: &Keycloak, path: &str, body: serde_json::Value) -> String {
     let resp = kc.call("POST", path, Some(&body));

@@ -8,16 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
+use aegisctl::backends::keycloak::kinds::Keycloak as Kc;
 use aegisctl::backends::keycloak::kinds::group::Group;
 use aegisctl::backends::keycloak::kinds::service_account_roles::ServiceAccountRoles;
-use aegisctl::backends::keycloak::kinds::{Keycloak as Kc, register};
-use aegisctl::backends::keycloak::{AdminAuth, KeycloakClient};
-use aegisctl::backends::{Kind, Live, Registry};
+use aegisctl::backends::{Kind, Live};
 use aegisctl::model::{AttrValue, Backend, DesiredResource, ResourceId};
 use aegisctl::plan::normalise::equal;
-use aegisctl::sensitive::Sensitive;
 use serde_json::{Value, json};
 
 use crate::keycloak::{Keycloak, TestRealm, keycloak};
@@ -25,19 +22,7 @@ use crate::keycloak::{Keycloak, TestRealm, keycloak};
 mod scopes;
 
 fn context() -> Arc<Kc> {
-    let kc = keycloak();
-    let client = KeycloakClient::new(
-        kc.base_url(),
-        AdminAuth::password(
-            kc.admin_user(),
-            Sensitive::new(kc.admin_password().to_owned()),
-        ),
-        None,
-        Duration::from_secs(30),
-        Duration::from_secs(30),
-    )
-    .expect("client");
-    Arc::new(Kc::new(client))
+    crate::keycloak_common::kinds(keycloak())
 }
 
 fn id(realm: &str, kind: &str, name: &str) -> ResourceId {
@@ -154,16 +139,7 @@ fn realm_role(kc: &Keycloak, realm: &str, name: &str) -> Value {
 #[test]
 fn the_access_kinds_are_registered_as_keycloak_kinds() {
     // Registering sends nothing: an address where nothing listens will do.
-    let client = KeycloakClient::new(
-        "http://127.0.0.1:9",
-        AdminAuth::password("nobody", Sensitive::new("unused".to_owned())),
-        None,
-        Duration::from_secs(1),
-        Duration::from_secs(1),
-    )
-    .expect("client");
-    let mut r = Registry::default();
-    register(&mut r, Arc::new(Kc::new(client)));
+    let r = crate::keycloak_common::offline_registry();
     for k in ["service_account_roles", "group", "client_scope"] {
         assert!(r.get(Backend::Keycloak, k).is_some(), "{k}");
         assert!(r.get(Backend::OpenBao, k).is_none(), "{k}");

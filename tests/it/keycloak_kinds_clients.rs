@@ -13,11 +13,9 @@ use std::time::Duration;
 use aegisctl::backends::keycloak::kinds::Keycloak as Kc;
 use aegisctl::backends::keycloak::kinds::client::Client;
 use aegisctl::backends::keycloak::kinds::protocol_mapper::ProtocolMapper;
-use aegisctl::backends::keycloak::{AdminAuth, KeycloakClient};
 use aegisctl::backends::{Kind, Live};
 use aegisctl::model::{AttrValue, Backend, DesiredResource, ResourceId};
 use aegisctl::plan::normalise::equal;
-use aegisctl::sensitive::Sensitive;
 use serde_json::{Value, json};
 
 use crate::http_wire::call;
@@ -27,18 +25,7 @@ const SECRET: &str = "kck2-client-secret-canary-5d1e";
 const CLIENT: &str = "aegis-orchestrator";
 
 fn context(kc: &Keycloak) -> Arc<Kc> {
-    let client = KeycloakClient::new(
-        kc.base_url(),
-        AdminAuth::password(
-            kc.admin_user(),
-            Sensitive::new(kc.admin_password().to_owned()),
-        ),
-        None,
-        Duration::from_secs(30),
-        Duration::from_secs(30),
-    )
-    .expect("client");
-    Arc::new(Kc::new(client))
+    crate::keycloak_common::kinds(kc)
 }
 
 fn plain(attrs: Value) -> BTreeMap<String, AttrValue> {

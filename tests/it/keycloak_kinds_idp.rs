@@ -8,16 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
+use aegisctl::backends::keycloak::kinds::Keycloak as Kc;
 use aegisctl::backends::keycloak::kinds::identity_provider::Idp;
 use aegisctl::backends::keycloak::kinds::idp_mapper::IdpMapper;
-use aegisctl::backends::keycloak::kinds::{Keycloak as Kc, register};
-use aegisctl::backends::keycloak::{AdminAuth, KeycloakClient};
-use aegisctl::backends::{Kind, Live, Registry};
+use aegisctl::backends::{Kind, Live};
 use aegisctl::model::{AttrValue, Backend, DesiredResource, ResourceId};
 use aegisctl::plan::normalise::equal;
-use aegisctl::sensitive::Sensitive;
 use serde_json::{Value, json};
 
 use crate::keycloak::{Keycloak, keycloak};
@@ -28,18 +25,7 @@ const MAPPER: &str = "engineering operators";
 const ROLE: &str = "aegis:operator";
 
 fn context(kc: &Keycloak) -> Arc<Kc> {
-    let client = KeycloakClient::new(
-        kc.base_url(),
-        AdminAuth::password(
-            kc.admin_user(),
-            Sensitive::new(kc.admin_password().to_owned()),
-        ),
-        None,
-        Duration::from_secs(30),
-        Duration::from_secs(30),
-    )
-    .expect("client");
-    Arc::new(Kc::new(client))
+    crate::keycloak_common::kinds(kc)
 }
 
 fn id(realm: &str, kind: &str, parent: Option<&str>, name: &str) -> ResourceId {
@@ -359,16 +345,7 @@ async fn a_role_mapper_is_created_read_updated_listed_and_deleted() {
 #[test]
 fn both_kinds_are_registered_and_a_mapper_lives_in_its_provider() {
     // Registering sends nothing: an address where nothing listens will do.
-    let client = KeycloakClient::new(
-        "http://127.0.0.1:9",
-        AdminAuth::password("nobody", Sensitive::new("unused".to_owned())),
-        None,
-        Duration::from_secs(1),
-        Duration::from_secs(1),
-    )
-    .expect("client");
-    let mut r = Registry::default();
-    register(&mut r, Arc::new(Kc::new(client)));
+    let r = crate::keycloak_common::offline_registry();
     for k in ["identity_provider", "idp_mapper"] {
         assert!(r.get(Backend::Keycloak, k).is_some(), "{k}");
         assert!(r.get(Backend::OpenBao, k).is_none(), "{k}");

@@ -6,34 +6,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
+use aegisctl::backends::Kind;
+use aegisctl::backends::keycloak::kinds::Keycloak;
 use aegisctl::backends::keycloak::kinds::client_role::ClientRole;
 use aegisctl::backends::keycloak::kinds::realm::Realm;
 use aegisctl::backends::keycloak::kinds::realm_role::RealmRole;
-use aegisctl::backends::keycloak::kinds::{Keycloak, register};
-use aegisctl::backends::keycloak::{AdminAuth, KeycloakClient};
-use aegisctl::backends::{Kind, Registry};
 use aegisctl::model::{AttrValue, Backend, DesiredResource, ResourceId};
-use aegisctl::sensitive::Sensitive;
 use serde_json::{Value, json};
 
 use crate::keycloak::{self as harness, keycloak};
 
 fn kinds() -> Arc<Keycloak> {
-    let kc = keycloak();
-    let client = KeycloakClient::new(
-        kc.base_url(),
-        AdminAuth::password(
-            kc.admin_user(),
-            Sensitive::new(kc.admin_password().to_owned()),
-        ),
-        None,
-        Duration::from_secs(30),
-        Duration::from_secs(30),
-    )
-    .expect("client");
-    Arc::new(Keycloak::new(client))
+    crate::keycloak_common::kinds(keycloak())
 }
 
 fn desired(id: ResourceId, attrs: Value) -> DesiredResource {
@@ -57,16 +42,7 @@ fn changed(field: &str) -> BTreeSet<String> {
 #[test]
 fn the_three_kinds_are_registered_as_keycloak_kinds() {
     // Registering sends nothing: an address where nothing listens will do.
-    let client = KeycloakClient::new(
-        "http://127.0.0.1:9",
-        AdminAuth::password("nobody", Sensitive::new("unused".to_owned())),
-        None,
-        Duration::from_secs(1),
-        Duration::from_secs(1),
-    )
-    .expect("client");
-    let mut r = Registry::default();
-    register(&mut r, Arc::new(Keycloak::new(client)));
+    let r = crate::keycloak_common::offline_registry();
     for k in ["realm", "realm_role", "client_role"] {
         assert!(r.get(Backend::Keycloak, k).is_some(), "{k}");
         assert!(r.get(Backend::OpenBao, k).is_none(), "{k}");

@@ -22,6 +22,7 @@ mod keycloak;
 mod keycloak_apply;
 mod keycloak_bench;
 mod keycloak_client;
+mod keycloak_common;
 mod keycloak_drift;
 mod keycloak_harness;
 mod keycloak_import;
