@@ -24,6 +24,7 @@ mod keycloak_bench;
 mod keycloak_client;
 mod keycloak_common;
 mod keycloak_drift;
+mod keycloak_faults;
 mod keycloak_harness;
 mod keycloak_import;
 mod keycloak_kinds_access;
