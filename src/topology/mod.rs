@@ -9,6 +9,7 @@
 //! raise the node and event limits; a refusal names the limit, its value and that variable.
 
 pub mod budget;
+pub mod cycles;
 pub mod error;
 mod hosts;
 mod keycloak;

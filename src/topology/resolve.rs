@@ -315,6 +315,23 @@ pub(crate) fn resolve(
         super::hosts::hosts(&mut r, name, host, &mut desired);
     }
     duplicates(&mut r, &desired);
+    if let Some(cycle) = super::cycles::find_cycle(&desired.resources) {
+        let names: Vec<String> = cycle
+            .iter()
+            .map(|&i| desired.resources[i].address.0.clone())
+            .collect();
+        let first = &desired.resources[cycle[0]];
+        let message = format!(
+            "these objects depend on each other, so none can be created first: {}",
+            names.join(" → ")
+        );
+        let help = "remove one of the references that make the loop".to_string();
+        let loc = first.loc.unwrap_or_default();
+        match &first.file {
+            Some(file) => r.problems.push(file.problem(loc, message, Some(help))),
+            None => r.problem(loc, message, help),
+        }
+    }
     if r.problems.is_empty() {
         Ok(desired)
     } else {
