@@ -123,10 +123,10 @@ pub trait Kind: Send + Sync {
         None
     }
 
-    /// What a deletion destroys, for the message that asks for `--allow-destroy` (see
-    /// [`Kind::delete_destroys_data`]).
+    /// What a deletion or a replace destroys, for the message that asks for `--allow-destroy`
+    /// (see [`Kind::delete_destroys_data`], [`Kind::replace_destroys_data`]).
     fn data_lost(&self) -> &'static str {
-        "its data"
+        "its data (key material, stored secrets)"
     }
 
     /// Order among deletions: lower goes first (children before their mounts).

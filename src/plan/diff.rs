@@ -235,8 +235,9 @@ pub fn plan(
                 );
                 change.warning = (replace && kind.replace_destroys_data() && !opts.allow_destroy).then(|| {
                     format!(
-                        "replacing this {} destroys its data (key material, stored secrets); apply refuses without --allow-destroy",
-                        kind.name()
+                        "replacing this {} destroys {}; apply refuses without --allow-destroy",
+                        kind.name(),
+                        kind.data_lost()
                     )
                 });
                 changes.push(change);

@@ -630,7 +630,7 @@ fn prune_destroys_managed_objects_no_longer_declared() {
     }
     let key_block = block(&plan.stdout, KEY_BLACKBOARD).unwrap_or_default();
     assert!(
-        key_block.contains("destroys its data") && key_block.contains("--allow-destroy"),
+        key_block.contains("destroys its key material") && key_block.contains("--allow-destroy"),
         "{key_block}"
     );
     let refused = ctl(&bao, &["apply", "--prune", "--auto-approve", s(&file)]);
