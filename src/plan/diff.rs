@@ -233,13 +233,14 @@ pub fn plan(
                     },
                     attrs,
                 );
-                change.warning = (replace && kind.replace_destroys_data() && !opts.allow_destroy).then(|| {
-                    format!(
-                        "replacing this {} destroys {}; apply refuses without --allow-destroy",
-                        kind.name(),
-                        kind.data_lost()
-                    )
-                });
+                change.warning = (replace && kind.replace_destroys_data() && !opts.allow_destroy)
+                    .then(|| {
+                        format!(
+                            "replacing this {} destroys {}; apply refuses without --allow-destroy",
+                            kind.name(),
+                            kind.data_lost()
+                        )
+                    });
                 changes.push(change);
             }
         }
