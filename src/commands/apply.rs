@@ -17,7 +17,6 @@ use crate::apply::planfile::{self, DigestKey, PlanFile};
 use crate::apply::record::Recorder;
 use crate::apply::{ApplyReport, Outcome};
 use crate::cli::{PlanFlags, RunFlags};
-use crate::model::AttrValue;
 use crate::model::Desired;
 use crate::plan::diff::target_closure;
 use crate::plan::render::{human, json};
@@ -369,17 +368,7 @@ async fn locked(
         .await;
     // Outputs made by this apply (a generated client secret) are known now: what was written
     // with them is checked against them, not against "(known after apply)".
-    let has_outputs = desired
-        .resources
-        .iter()
-        .any(|r| r.attrs.values().any(|v| matches!(v, AttrValue::Output(_))));
-    let known = if has_outputs {
-        let mut known = desired.clone();
-        session.resolve_made_outputs(&mut known).await;
-        Some(known)
-    } else {
-        None
-    };
+    let known = session.with_made_outputs(desired).await;
     let inconsistent = inconsistent(
         session,
         known.as_ref().unwrap_or(desired),

@@ -79,9 +79,24 @@ impl Session {
         Ok(())
     }
 
+    /// After apply: a copy of `desired` with the outputs this apply made filled in, or `None`
+    /// when it takes no output (no copy of a large topology for nothing).
+    pub async fn with_made_outputs(&self, desired: &Desired) -> Option<Desired> {
+        let takes = desired
+            .resources
+            .iter()
+            .any(|r| r.attrs.values().any(|v| matches!(v, AttrValue::Output(_))));
+        if !takes {
+            return None;
+        }
+        let mut known = desired.clone();
+        self.resolve_made_outputs(&mut known).await;
+        Some(known)
+    }
+
     /// After apply: every output reference still unknown, read from its producer where it now
     /// exists (best effort: what cannot be read stays unknown).
-    pub async fn resolve_made_outputs(&self, desired: &mut Desired) {
+    async fn resolve_made_outputs(&self, desired: &mut Desired) {
         for res in &mut desired.resources {
             for value in res.attrs.values_mut() {
                 let AttrValue::Output(o) = value else {
