@@ -1,10 +1,10 @@
 # The README's commands as recipes. Each calls a script, so everything works without `just`.
 
-# OpenBao dev server + PostgreSQL on loopback, demo topology: plan → apply → plan ("No changes.")
+# OpenBao dev server, PostgreSQL and Keycloak on loopback, demo topology: plan → apply → plan ("No changes."), the SDK client's login with its secret from OpenBao
 demo:
     ./scripts/demo.sh
 
-# The whole test suite (fmt, clippy, unit + integration tests against real OpenBao, the demo)
+# The whole test suite (fmt, clippy, unit + integration tests against real OpenBao, PostgreSQL and Keycloak, the demo)
 test:
     ./scripts/test.sh
 
@@ -20,4 +20,4 @@ fmt:
 lint:
     cargo fmt --check
     cargo clippy --all-targets --quiet -- -D warnings
-    if command -v shellcheck >/dev/null; then shellcheck scripts/bao-dev.sh scripts/pg-dev.sh scripts/demo.sh scripts/test.sh .ci/run; fi
+    if command -v shellcheck >/dev/null; then shellcheck scripts/bao-dev.sh scripts/pg-dev.sh scripts/keycloak-dev.sh scripts/demo.sh scripts/test.sh .ci/run; fi
