@@ -2,8 +2,9 @@
 //!
 //! The engine (observe, diff, apply, drift, the prune guard) only knows [`Kind`]: read one
 //! object, create, update, delete, list what exists, and the facts a kind declares about itself
-//! (what cannot change in place, what destroys data, what contains what). Adding a resource kind
-//! is one new file implementing it plus one line in [`Registry::openbao`]; the engine does not
+//! (what cannot change in place, what destroys data, what contains what, its lane, what it
+//! produces). Adding a resource kind is one new file implementing it plus one line in its
+//! backend's `register` (`openbao::register`, `keycloak::kinds::register`); the engine does not
 //! change.
 
 pub mod body;
@@ -203,7 +204,7 @@ pub trait Kind: Send + Sync {
     /// client secret) comes back as [`Made`].
     async fn create(&self, res: &DesiredResource) -> Result<Made, BackendError>;
 
-    /// A value the object produces that other objects may take (`output:` references): a
+    /// A value the object produces that other objects may take (output references): a
     /// Keycloak client's `secret`. Read from the server when no create just returned it.
     async fn output(
         &self,
