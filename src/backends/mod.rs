@@ -13,6 +13,7 @@ pub mod keycloak;
 pub mod live;
 pub mod openbao;
 pub mod path;
+pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -84,6 +85,11 @@ pub fn namespace_container(namespace: &str) -> Option<ResourceId> {
 pub trait Kind: Send + Sync {
     /// The kind's name in addresses, e.g. `policy`.
     fn name(&self) -> &'static str;
+
+    /// The facts the kind declares about itself and its fields ([`spec::KindSpec`]).
+    fn spec(&self) -> &'static spec::KindSpec {
+        &spec::OPENBAO
+    }
 
     /// The server this kind lives on (its objects' ids carry it too).
     fn backend(&self) -> Backend {
@@ -169,8 +175,8 @@ pub trait Kind: Send + Sync {
 
     /// Fields the server answers only in a redacted form (a connection URL with a password in
     /// it): compared through their fingerprint, like fields it does not answer at all.
-    fn write_only(&self, _field: &str, _value: &AttrValue) -> bool {
-        false
+    fn write_only(&self, field: &str, _value: &AttrValue) -> bool {
+        self.spec().write_only.has(field)
     }
 
     /// Whether values compare with their exact JSON types (opaque data such as a KV secret's,

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::backends::Live;
+use crate::backends::spec::OPENBAO;
 use crate::duration;
 
 /// Drops what carries no information: nulls, empty strings, lists and maps, zeros.
@@ -20,7 +21,8 @@ pub(super) fn clean(live: Live) -> Map<String, Value> {
             Value::Bool(_) => true,
         })
         .map(|(k, v)| {
-            let v = match (&v, duration::is_duration_field(&k)) {
+            // What it imports are OpenBao's objects: their duration fields, by its rules.
+            let v = match (&v, OPENBAO.durations.has(&k)) {
                 (Value::Number(n), true) => n
                     .as_u64()
                     .map(|s| Value::String(duration::format(s)))

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 use super::model::{Action, AttrDiff, Change, Drift, Plan};
-use super::normalise::{display, equal};
+use super::normalise::{display, equal_in};
 use crate::backends::{Kind, Live, Registry};
 use crate::model::{Address, AttrValue, Desired, DesiredResource, ResourceId};
 use crate::state::ledger::Ledger;
@@ -79,7 +79,8 @@ pub fn attr_diffs(
         let mut unverified = false;
         let (same, before) = match live.get(field) {
             Some(lv) if !kind.write_only(field, value) => {
-                let same = equal(
+                let same = equal_in(
+                    kind.spec(),
                     kind.exact_types(),
                     ty,
                     field,
@@ -133,7 +134,8 @@ pub fn carries(kind: &dyn Kind, res: &DesiredResource, live: &Live) -> bool {
             return true;
         };
         let wire = value.to_wire();
-        equal(
+        equal_in(
+            kind.spec(),
             kind.exact_types(),
             res.types.get(field).copied(),
             field,

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use crate::backends::openbao::schema::FieldType;
+use crate::backends::spec::KindSpec;
 use crate::duration;
 
 /// Whether a list field is ordered (SQL statements and argument lists are; policies, CIDRs,
@@ -89,6 +90,25 @@ pub fn equal(
     desired: &Value,
     live: &Value,
 ) -> bool {
+    equal_in(
+        &crate::backends::spec::OPENBAO,
+        exact,
+        ty,
+        field,
+        desired,
+        live,
+    )
+}
+
+/// [`equal`] under a kind's own field rules (which lists keep their order).
+pub fn equal_in(
+    spec: &KindSpec,
+    exact: bool,
+    ty: Option<FieldType>,
+    field: &str,
+    desired: &Value,
+    live: &Value,
+) -> bool {
     if exact {
         return desired == live;
     }
@@ -120,17 +140,17 @@ pub fn equal(
                 .filter(|p| !p.is_empty())
                 .map(|p| canonical(&Value::String(p.to_owned())))
                 .collect();
-            equal(false, ty, field, &Value::Array(parts), live)
+            equal_in(spec, false, ty, field, &Value::Array(parts), live)
         }
         (Value::Array(a), Value::Array(b)) => {
             if a.len() != b.len() {
                 return false;
             }
-            if ordered_list(field) {
+            if spec.ordered.has(field) {
                 return a
                     .iter()
                     .zip(b)
-                    .all(|(x, y)| equal(false, None, field, x, y));
+                    .all(|(x, y)| equal_in(spec, false, None, field, x, y));
             }
             let mut x: Vec<String> = a.iter().map(scalar_text).collect();
             let mut y: Vec<String> = b.iter().map(scalar_text).collect();
@@ -138,9 +158,10 @@ pub fn equal(
             y.sort();
             x == y
         }
-        (Value::Object(a), Value::Object(b)) => a
-            .iter()
-            .all(|(k, v)| b.get(k).is_some_and(|lv| equal(false, None, k, v, lv))),
+        (Value::Object(a), Value::Object(b)) => a.iter().all(|(k, v)| {
+            b.get(k)
+                .is_some_and(|lv| equal_in(spec, false, None, k, v, lv))
+        }),
         (Value::Number(_) | Value::Bool(_), Value::String(_))
         | (Value::String(_), Value::Number(_) | Value::Bool(_)) => {
             scalar_text(desired) == scalar_text(live)

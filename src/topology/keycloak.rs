@@ -18,6 +18,7 @@ use super::realm_file;
 use super::resolve::{Resolver, check_name};
 use crate::backends::keycloak::AdminAuth;
 use crate::backends::keycloak::kinds::client::generates_secret;
+use crate::backends::keycloak::kinds::spec_of;
 use crate::model::{
     Address, AttrValue, Backend, Desired, DesiredResource, KeycloakConn, OutputRef, ResourceId,
 };
@@ -130,18 +131,14 @@ fn dependencies(resources: &mut [DesiredResource]) {
     for res in resources.iter_mut() {
         let realm = res.id.namespace.clone();
         let mut deps = Vec::new();
+        // An object named under its parent (a client's role, an IdP's mapper) waits for it:
+        // the parent's kind is the kind's declared one, its name the id's `mount`.
+        let parent = spec_of(&res.id.kind).and_then(|s| s.parent);
+        if let (Some(p), Some(m)) = (parent, &res.id.mount) {
+            deps.push(kc(&realm, p, None, m));
+        }
         match res.id.kind.as_str() {
-            "realm" => {}
-            "protocol_mapper" | "client_role" => {
-                if let Some(c) = &res.id.mount {
-                    deps.push(kc(&realm, "client", None, c));
-                }
-            }
-            "idp_mapper" => {
-                if let Some(a) = &res.id.mount {
-                    deps.push(kc(&realm, "identity_provider", None, a));
-                }
-            }
+            // Named by the client it belongs to.
             "service_account_roles" => deps.push(kc(&realm, "client", None, &res.id.name)),
             "group" => match res.id.name.rsplit_once('/') {
                 Some((parent, _)) if !parent.is_empty() => {

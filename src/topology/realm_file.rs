@@ -16,14 +16,21 @@ use super::error::Source;
 use super::node::{Loc, Node, Raw};
 use super::realm_split::{self, RealmObject};
 use super::resolve::Resolver;
+use crate::backends::keycloak::kinds::spec_of;
+use crate::backends::spec::{self, KindSpec};
 use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
 
 /// What Keycloak's export writes in place of every secret.
 const MASKED: &str = "**********";
 
-/// Keys whose values are credentials wherever they appear (a client's `secret`, an IdP's
-/// `config.clientSecret`, `smtpServer.password`).
+/// Keys whose values are credentials wherever they appear inside a field (an IdP's
+/// `config.clientSecret`, `smtpServer.password`); a kind's own secret fields (a client's
+/// `secret`) are in its [`KindSpec`].
 const CREDENTIAL_KEYS: &[&str] = &["secret", "password", "clientSecret", "client_secret"];
+
+/// The field rules of a realm file's values: Keycloak's lists are sets and its durations plain
+/// seconds, so nothing is parsed as `90s`.
+const REALM_FILE: KindSpec = spec::keycloak("a realm file", None, &[]);
 
 /// Marks a resolved reference inside the file's JSON until the split is done; never leaves this
 /// module (a NUL cannot be written in YAML or JSON text without an escape we never produce).
@@ -102,8 +109,9 @@ impl Reader<'_> {
         })
     }
 
-    /// A declared attribute: plain, or a secret when it holds a reference or a credential.
-    fn attr(&mut self, at: &str, field: &str, mut v: Value) -> Option<AttrValue> {
+    /// A declared attribute of an object of `kind`: plain, or a secret when it holds a
+    /// reference or a credential (one of the kind's secret fields, or a credential key inside).
+    fn attr(&mut self, kind: &str, at: &str, field: &str, mut v: Value) -> Option<AttrValue> {
         if let Value::String(s) = &v
             && let Some(n) = s.strip_prefix(SENTINEL)
         {
@@ -112,7 +120,8 @@ impl Reader<'_> {
                 .ok()
                 .and_then(|i| self.refs.get(i).cloned());
         }
-        let mut secret = CREDENTIAL_KEYS.contains(&field) && !v.is_null();
+        let declared = spec_of(kind).is_some_and(|s| s.secret.has(field));
+        let mut secret = declared && !v.is_null();
         let mut vault = false;
         self.fill(&mut v, &mut secret, &mut vault);
         if vault {
@@ -222,8 +231,10 @@ pub(super) fn read(r: &mut Resolver, node: &Node) -> Option<RealmResources> {
             return None;
         }
     };
+    let mut sub = Resolver::new(&src, &path, r.env);
+    sub.rules = &REALM_FILE;
     let mut reader = Reader {
-        sub: Resolver::new(&src, &path, r.env),
+        sub,
         refs: Vec::new(),
         locs: BTreeMap::new(),
     };
@@ -271,7 +282,7 @@ fn resources(reader: &mut Reader, objects: Vec<RealmObject>, src: &Source) -> Re
             if let Some(l) = reader.locs.get(&at_field) {
                 attr_locs.insert(field.clone(), *l);
             }
-            if let Some(a) = reader.attr(&o.at, field, v.clone()) {
+            if let Some(a) = reader.attr(o.kind, &o.at, field, v.clone()) {
                 attrs.insert(field.clone(), a);
             }
         }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::error::{Problem, Source};
 use super::node::{Loc, Node, Raw};
 use super::raw::{Body, RawTopology};
+use crate::backends::spec::KindSpec;
 use crate::duration;
 use crate::model::{Address, AttrValue, Desired, DesiredResource, OpenBaoConn};
 
@@ -23,14 +24,6 @@ pub const BUILTIN_POLICIES: &[&str] = &["default", "root"];
 
 /// Default KV v2 mount for the ledger.
 pub const DEFAULT_LEDGER: &str = "aegisctl";
-
-/// Fields the server treats as secret: sensitive even when written literally in the file.
-pub const SECRET_FIELDS: &[&str] = &[
-    "password",
-    "secret_key",
-    "oidc_client_secret",
-    "client_secret",
-];
 
 /// Fields that may hold a secret, so error snippets mask them whatever they hold: the secret
 /// fields, and database connection URLs, which may embed credentials
@@ -50,6 +43,8 @@ pub(crate) struct Resolver<'a> {
     pub(super) env: &'a dyn Fn(&str) -> Option<String>,
     /// One store per run: each SOPS file is decrypted once however many references use it.
     pub(super) sops: crate::sops::SopsStore,
+    /// The field rules of what is being resolved ([`KindSpec`]): OpenBao's, or a realm file's.
+    pub(super) rules: &'static KindSpec,
     /// Byte offsets of the line starts, computed once (a 50,000-object file has 400,000 lines).
     line_starts: std::cell::OnceCell<Vec<usize>>,
     pub problems: Vec<Problem>,
@@ -66,6 +61,7 @@ impl<'a> Resolver<'a> {
             dir,
             env,
             sops: crate::sops::SopsStore::new(),
+            rules: &crate::backends::spec::OPENBAO,
             line_starts: std::cell::OnceCell::new(),
             problems: Vec::new(),
         }
@@ -102,7 +98,7 @@ impl<'a> Resolver<'a> {
                 return Some(AttrValue::secret_text(text));
             }
             // `system`: tune's "the system default" (OpenBao's own value for these fields).
-            if duration::is_duration_field(field)
+            if self.rules.durations.has(field)
                 && !(field.starts_with("tune.") || text == "system")
                 && let Err(why) = duration::parse(text.trim_start_matches('-'))
             {
@@ -116,7 +112,7 @@ impl<'a> Resolver<'a> {
             }
             return Some(AttrValue::Plain(Value::String(text)));
         }
-        if duration::is_duration_field(field) && !matches!(node.raw, Raw::Int(n) if n >= 0) {
+        if self.rules.durations.has(field) && !matches!(node.raw, Raw::Int(n) if n >= 0) {
             self.problem(
                 node.loc,
                 format!("`{field}` must be a duration, found {}", node.shape()),
@@ -183,7 +179,7 @@ impl<'a> Resolver<'a> {
     ) -> BTreeMap<String, AttrValue> {
         let mut out = BTreeMap::new();
         for (k, node) in body {
-            let secret = always_secret || SECRET_FIELDS.contains(&k.as_str());
+            let secret = always_secret || self.rules.secret.has(k);
             if let Some(v) = self.attr(k, node, secret) {
                 out.insert(format!("{prefix}{k}"), v);
             }

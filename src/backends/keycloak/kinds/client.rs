@@ -21,11 +21,15 @@ use crate::backends::body::Body;
 use crate::backends::keycloak::redact::{DIGEST_PREFIX, digest, redact_credential};
 use crate::backends::keycloak::{IdKind, admin_realm, redact_client};
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made, SecretJson};
 use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
 use crate::sensitive::Sensitive;
 
 pub const KIND: &str = "client";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak("a realm file's `clients[]`", Some("realm"), &["secret"]);
 
 /// The clients every realm is created with: Keycloak's own, never aegisctl's to prune.
 const BUILTIN_CLIENTS: &[&str] = &[
@@ -188,6 +192,10 @@ impl Client {
 impl Kind for Client {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

@@ -15,10 +15,18 @@ use async_trait::async_trait;
 use super::{Keycloak, roles};
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "client_role";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak(
+    "a realm file's `roles.client.CLIENT_ID[]`",
+    Some("client"),
+    &[],
+);
 
 pub struct ClientRole {
     kc: Arc<Keycloak>,
@@ -59,6 +67,10 @@ fn client_of(id: &ResourceId) -> Result<&str, BackendError> {
 impl Kind for ClientRole {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

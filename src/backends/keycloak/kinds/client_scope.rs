@@ -23,10 +23,14 @@ use super::{Keycloak, roles};
 use crate::backends::body::Body;
 use crate::backends::keycloak::{IdKind, admin_realm};
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "client_scope";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak("a realm file's `clientScopes[]`", Some("realm"), &[]);
 
 const MAPPERS: &str = "protocolMappers";
 
@@ -216,6 +220,10 @@ impl ClientScope {
 impl Kind for ClientScope {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

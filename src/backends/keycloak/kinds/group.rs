@@ -21,10 +21,18 @@ use super::role_mappings::{self as rm, CLIENT_ROLES, REALM_ROLES};
 use super::{Keycloak, roles};
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "group";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak(
+    "a realm file's `groups[]` and their `subGroups`",
+    Some("realm"),
+    &[],
+);
 
 /// Groups per page when listing: Keycloak answers only 10 children without `max`.
 const PAGE: u32 = 100;
@@ -127,6 +135,10 @@ impl Group {
 impl Kind for Group {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

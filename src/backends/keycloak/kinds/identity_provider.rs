@@ -36,10 +36,15 @@ use super::{Keycloak, config_strings};
 use crate::backends::body::Body;
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "identity_provider";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec =
+    spec::keycloak("a realm file's `identityProviders[]`", Some("realm"), &[]);
 
 /// `config` keys that hold credentials: answered masked, never compared, never shown.
 pub const SECRET_CONFIG: &[&str] = &["clientSecret"];
@@ -153,6 +158,10 @@ pub fn normalise_config(config: &Map<String, Value>) -> Map<String, Value> {
 impl Kind for Idp {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

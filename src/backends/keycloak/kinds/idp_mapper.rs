@@ -28,10 +28,18 @@ use super::identity_provider::{self, instances};
 use super::{Keycloak, config_strings};
 use crate::backends::body::Body;
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "idp_mapper";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak(
+    "a realm file's `identityProviderMappers[]`",
+    Some("identity_provider"),
+    &[],
+);
 
 /// (realm, provider alias) → (mapper name → mapper id).
 type Cache = HashMap<(String, String), HashMap<String, String>>;
@@ -177,6 +185,10 @@ impl IdpMapper {
 impl Kind for IdpMapper {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

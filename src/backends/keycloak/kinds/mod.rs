@@ -30,6 +30,7 @@ use serde_json::{Map, Value};
 
 use super::{Ids, KeycloakClient};
 use crate::backends::Registry;
+use crate::backends::spec::KindSpec;
 use crate::model::{Backend, ResourceId};
 
 /// What every Keycloak kind shares.
@@ -100,6 +101,26 @@ pub fn config_strings(config: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
+/// Every kind's declared facts, by name: what resolve reads before any connection exists.
+/// A kind is one file, its line in [`register`] and its line here.
+pub static SPECS: &[(&str, &KindSpec)] = &[
+    (realm::KIND, &realm::SPEC),
+    (realm_role::KIND, &realm_role::SPEC),
+    (client_role::KIND, &client_role::SPEC),
+    (client::KIND, &client::SPEC),
+    (protocol_mapper::KIND, &protocol_mapper::SPEC),
+    (service_account_roles::KIND, &service_account_roles::SPEC),
+    (group::KIND, &group::SPEC),
+    (client_scope::KIND, &client_scope::SPEC),
+    (identity_provider::KIND, &identity_provider::SPEC),
+    (idp_mapper::KIND, &idp_mapper::SPEC),
+];
+
+/// The declared facts of the Keycloak kind `kind`.
+pub fn spec_of(kind: &str) -> Option<&'static KindSpec> {
+    SPECS.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s)
+}
+
 /// Registers every Keycloak kind.
 pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     r.add(Arc::new(realm::Realm::new(kc.clone())));
@@ -115,4 +136,47 @@ pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
     r.add(Arc::new(client_scope::ClientScope::new(kc.clone())));
     r.add(Arc::new(identity_provider::Idp::new(kc.clone())));
     r.add(Arc::new(idp_mapper::IdpMapper::new(kc.clone())));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::keycloak::AdminAuth;
+    use crate::model::Backend;
+    use crate::sensitive::Sensitive;
+
+    #[test]
+    fn every_registered_kind_declares_its_spec_in_specs_and_only_there() {
+        let client = KeycloakClient::new(
+            "http://127.0.0.1:9",
+            AdminAuth::password("nobody", Sensitive::new("unused".to_owned())),
+            None,
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(1),
+        )
+        .expect("client");
+        let mut r = Registry::default();
+        register(&mut r, Arc::new(Keycloak::new(client)));
+        let kinds: Vec<_> = r
+            .all()
+            .filter(|k| k.backend() == Backend::Keycloak)
+            .collect();
+        assert_eq!(
+            kinds.len(),
+            SPECS.len(),
+            "a kind registered without its spec, or the reverse"
+        );
+        for k in kinds {
+            let listed = spec_of(k.name()).unwrap_or_else(|| panic!("{} has no spec", k.name()));
+            assert!(std::ptr::eq(listed, k.spec()), "{}: two specs", k.name());
+            if let Some(parent) = listed.parent {
+                assert!(
+                    spec_of(parent).is_some(),
+                    "{}: unknown parent {parent}",
+                    k.name()
+                );
+            }
+        }
+        assert!(spec_of("client").is_some_and(|s| s.secret.has("secret")));
+    }
 }

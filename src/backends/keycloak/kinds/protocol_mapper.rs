@@ -20,10 +20,18 @@ use super::Keycloak;
 use crate::backends::body::Body;
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "protocol_mapper";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak(
+    "a realm file's `clients[].protocolMappers[]`",
+    Some("client"),
+    &[],
+);
 
 /// `config` keys the server fills from another key when they are absent (contract §6.3).
 const DERIVED: &[(&str, &str)] = &[
@@ -173,6 +181,10 @@ fn mapper_id(m: &Value) -> Option<String> {
 impl Kind for ProtocolMapper {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

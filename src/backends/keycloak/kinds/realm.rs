@@ -17,10 +17,14 @@ use serde_json::{Map, Value};
 use super::{Keycloak, roles::declared_body};
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "realm";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak("a realm file's top level", None, &[]);
 
 /// The realm Keycloak administers itself from.
 const MASTER: &str = "master";
@@ -58,6 +62,10 @@ fn realm_field(name: &str) -> Map<String, Value> {
 impl Kind for Realm {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

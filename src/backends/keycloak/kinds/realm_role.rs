@@ -10,10 +10,14 @@ use async_trait::async_trait;
 use super::{Keycloak, roles};
 use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "realm_role";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak("a realm file's `roles.realm[]`", Some("realm"), &[]);
 
 pub struct RealmRole {
     kc: Arc<Keycloak>,
@@ -40,6 +44,10 @@ pub fn is_builtin(realm: &str, role: &str) -> bool {
 impl Kind for RealmRole {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {

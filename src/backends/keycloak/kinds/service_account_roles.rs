@@ -20,10 +20,18 @@ use super::Keycloak;
 use super::role_mappings::{self as rm, CLIENT_ROLES, ClientNames};
 use crate::backends::keycloak::{admin_realm, redact_client};
 use crate::backends::path::ApiPath;
+use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "service_account_roles";
+
+/// Where the topology declares it, what it lives in, its secret fields.
+pub static SPEC: KindSpec = spec::keycloak(
+    "a realm file's `users[]` with `serviceAccountClientId`",
+    Some("client"),
+    &[],
+);
 
 /// Clients per page when listing a realm.
 const PAGE: u32 = 100;
@@ -113,6 +121,10 @@ impl ServiceAccountRoles {
 impl Kind for ServiceAccountRoles {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
     }
 
     fn backend(&self) -> Backend {
