@@ -29,7 +29,8 @@ use crate::sensitive::Sensitive;
 pub const KIND: &str = "client";
 
 /// Where the topology declares it, what it lives in, its secret fields.
-pub static SPEC: KindSpec = spec::keycloak("a realm file's `clients[]`", Some("realm"), &["secret"]);
+pub static SPEC: KindSpec =
+    spec::keycloak("a realm file's `clients[]`", Some("realm"), &["secret"]);
 
 /// The clients every realm is created with: Keycloak's own, never aegisctl's to prune.
 const BUILTIN_CLIENTS: &[&str] = &[

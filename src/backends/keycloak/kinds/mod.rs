@@ -29,8 +29,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::{Ids, KeycloakClient};
-use crate::backends::Registry;
 use crate::backends::spec::KindSpec;
+use crate::backends::{Kind, Registry};
 use crate::model::{Backend, ResourceId};
 
 /// What every Keycloak kind shares.
@@ -101,41 +101,78 @@ pub fn config_strings(config: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
-/// Every kind's declared facts, by name: what resolve reads before any connection exists.
-/// A kind is one file, its line in [`register`] and its line here.
-pub static SPECS: &[(&str, &KindSpec)] = &[
-    (realm::KIND, &realm::SPEC),
-    (realm_role::KIND, &realm_role::SPEC),
-    (client_role::KIND, &client_role::SPEC),
-    (client::KIND, &client::SPEC),
-    (protocol_mapper::KIND, &protocol_mapper::SPEC),
-    (service_account_roles::KIND, &service_account_roles::SPEC),
-    (group::KIND, &group::SPEC),
-    (client_scope::KIND, &client_scope::SPEC),
-    (identity_provider::KIND, &identity_provider::SPEC),
-    (idp_mapper::KIND, &idp_mapper::SPEC),
+/// A kind's entry: its name, its declared facts, and how to make it on a connection.
+pub struct Entry {
+    pub kind: &'static str,
+    pub spec: &'static KindSpec,
+    pub make: fn(Arc<Keycloak>) -> Arc<dyn Kind>,
+}
+
+/// Every Keycloak kind, once: [`register`] makes them from it, and resolve reads their facts
+/// from it before any connection exists. Adding a kind is its file and its line here.
+pub static KINDS: &[Entry] = &[
+    Entry {
+        kind: realm::KIND,
+        spec: &realm::SPEC,
+        make: |kc| Arc::new(realm::Realm::new(kc)),
+    },
+    Entry {
+        kind: realm_role::KIND,
+        spec: &realm_role::SPEC,
+        make: |kc| Arc::new(realm_role::RealmRole::new(kc)),
+    },
+    Entry {
+        kind: client_role::KIND,
+        spec: &client_role::SPEC,
+        make: |kc| Arc::new(client_role::ClientRole::new(kc)),
+    },
+    Entry {
+        kind: client::KIND,
+        spec: &client::SPEC,
+        make: |kc| Arc::new(client::Client::new(kc)),
+    },
+    Entry {
+        kind: protocol_mapper::KIND,
+        spec: &protocol_mapper::SPEC,
+        make: |kc| Arc::new(protocol_mapper::ProtocolMapper::new(kc)),
+    },
+    Entry {
+        kind: service_account_roles::KIND,
+        spec: &service_account_roles::SPEC,
+        make: |kc| Arc::new(service_account_roles::ServiceAccountRoles::new(kc)),
+    },
+    Entry {
+        kind: group::KIND,
+        spec: &group::SPEC,
+        make: |kc| Arc::new(group::Group::new(kc)),
+    },
+    Entry {
+        kind: client_scope::KIND,
+        spec: &client_scope::SPEC,
+        make: |kc| Arc::new(client_scope::ClientScope::new(kc)),
+    },
+    Entry {
+        kind: identity_provider::KIND,
+        spec: &identity_provider::SPEC,
+        make: |kc| Arc::new(identity_provider::Idp::new(kc)),
+    },
+    Entry {
+        kind: idp_mapper::KIND,
+        spec: &idp_mapper::SPEC,
+        make: |kc| Arc::new(idp_mapper::IdpMapper::new(kc)),
+    },
 ];
 
 /// The declared facts of the Keycloak kind `kind`.
 pub fn spec_of(kind: &str) -> Option<&'static KindSpec> {
-    SPECS.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s)
+    KINDS.iter().find(|e| e.kind == kind).map(|e| e.spec)
 }
 
-/// Registers every Keycloak kind.
+/// Registers every Keycloak kind of [`KINDS`], sharing one connection.
 pub fn register(r: &mut Registry, kc: Arc<Keycloak>) {
-    r.add(Arc::new(realm::Realm::new(kc.clone())));
-    r.add(Arc::new(realm_role::RealmRole::new(kc.clone())));
-    r.add(Arc::new(client_role::ClientRole::new(kc.clone())));
-    // Clients and their protocol mappers.
-    r.add(Arc::new(client::Client::new(kc.clone())));
-    r.add(Arc::new(protocol_mapper::ProtocolMapper::new(kc.clone())));
-    r.add(Arc::new(service_account_roles::ServiceAccountRoles::new(
-        kc.clone(),
-    )));
-    r.add(Arc::new(group::Group::new(kc.clone())));
-    r.add(Arc::new(client_scope::ClientScope::new(kc.clone())));
-    r.add(Arc::new(identity_provider::Idp::new(kc.clone())));
-    r.add(Arc::new(idp_mapper::IdpMapper::new(kc.clone())));
+    for entry in KINDS {
+        r.add((entry.make)(Arc::clone(&kc)));
+    }
 }
 
 #[cfg(test)]
@@ -146,7 +183,7 @@ mod tests {
     use crate::sensitive::Sensitive;
 
     #[test]
-    fn every_registered_kind_declares_its_spec_in_specs_and_only_there() {
+    fn every_registered_kind_answers_with_the_spec_of_its_entry() {
         let client = KeycloakClient::new(
             "http://127.0.0.1:9",
             AdminAuth::password("nobody", Sensitive::new("unused".to_owned())),
@@ -161,14 +198,14 @@ mod tests {
             .all()
             .filter(|k| k.backend() == Backend::Keycloak)
             .collect();
-        assert_eq!(
-            kinds.len(),
-            SPECS.len(),
-            "a kind registered without its spec, or the reverse"
-        );
+        assert_eq!(kinds.len(), KINDS.len(), "every entry registers one kind");
         for k in kinds {
-            let listed = spec_of(k.name()).unwrap_or_else(|| panic!("{} has no spec", k.name()));
-            assert!(std::ptr::eq(listed, k.spec()), "{}: two specs", k.name());
+            let listed = spec_of(k.name()).unwrap_or_else(|| panic!("{} has no entry", k.name()));
+            assert!(
+                std::ptr::eq(listed, k.spec()),
+                "{}: its entry names another spec",
+                k.name()
+            );
             if let Some(parent) = listed.parent {
                 assert!(
                     spec_of(parent).is_some(),
