@@ -222,7 +222,8 @@ pub(super) fn read(r: &mut Resolver, node: &Node) -> Option<RealmResources> {
     };
     let src = Source {
         name: path.display().to_string(),
-        text: Arc::new(super::redact::redact(&content)),
+        // Snippets quote the file: a literal client secret is masked like a password.
+        text: Arc::new(super::redact::redact_with(&content, CREDENTIAL_KEYS)),
     };
     let root: Node = match super::parse(&content, &src, r.env) {
         Ok(n) => n,

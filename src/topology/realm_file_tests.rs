@@ -169,3 +169,17 @@ fn names_that_a_url_would_rewrite_are_refused_before_any_request() {
         problems("realm: acme\nroles:\n  realm:\n    - name: \"team/ops:reader x\"\n").is_empty()
     );
 }
+
+#[test]
+fn a_literal_client_secret_never_reaches_an_error_snippet() {
+    let realm = "{\n  \"realm\": \"acme\",\n  \"clients\": [{ \"clientId\": \"web\",\n    \"secret\": \"canary-literal-secret\",\n    \"bogus\": \"**********\" }],\n  \"identityProviders\": [{ \"alias\": \"x\", \"config\": { \"clientSecret\": \"canary-idp\" } }],\n  \"components\": {}\n}\n";
+    let (_dir, loaded) = load(realm);
+    let Err(TopologyError::Invalid(ps)) = loaded else {
+        panic!("the masked secret and components must be refused");
+    };
+    assert!(!ps.is_empty());
+    for p in &ps {
+        let text = format!("{} {:?}", p.src.inner(), p);
+        assert!(!text.contains("canary"), "a secret in a snippet: {text}");
+    }
+}

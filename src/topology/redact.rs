@@ -37,7 +37,13 @@ use std::collections::{HashMap, HashSet};
 
 /// The topology text with literal secret values masked (same length, same line breaks).
 pub fn redact(text: &str) -> String {
-    let first = walk::walk(text, &HashSet::new());
+    redact_with(text, &[])
+}
+
+/// [`redact`], with `extra` keys whose values are secret too (a Keycloak realm file's
+/// `secret`, `clientSecret`).
+pub fn redact_with(text: &str, extra: &[&str]) -> String {
+    let first = walk::walk(text, &HashSet::new(), extra);
     let mut secret_anchors = closure(&first.secret_aliases, &first.edges);
     if first.stopped.is_some() {
         secret_anchors.extend(first.anchors.iter().copied());
@@ -46,7 +52,7 @@ pub fn redact(text: &str) -> String {
     let done = if secret_anchors.is_empty() {
         first
     } else {
-        walk::walk(text, &secret_anchors)
+        walk::walk(text, &secret_anchors, extra)
     };
     let mut out = text.as_bytes().to_vec();
     for &(start, end) in &done.masks {

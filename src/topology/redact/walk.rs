@@ -15,7 +15,7 @@ const REFERENCES: &[&str] = &["env:", "file:", "sops:", "vault:"];
 enum Key {
     /// No key: the document root, or an item of a sequence under no key.
     Root,
-    /// One of `MASKED_FIELDS`.
+    /// One of `MASKED_FIELDS`, or of the caller's extra secret keys.
     Secret,
     Kv,
     Token,
@@ -27,13 +27,13 @@ enum Key {
 }
 
 impl Key {
-    fn of(name: &str) -> Key {
+    fn of(name: &str, extra: &[&str]) -> Key {
         match name {
             "kv" => Key::Kv,
             "token" => Key::Token,
             "openbao" => Key::OpenBao,
             "secrets" => Key::Secrets,
-            n if MASKED_FIELDS.contains(&n) => Key::Secret,
+            n if MASKED_FIELDS.contains(&n) || extra.contains(&n) => Key::Secret,
             _ => Key::Other,
         }
     }
@@ -83,6 +83,8 @@ enum Slot {
 struct Walker<'a> {
     text: &'a str,
     secret_anchors: &'a HashSet<usize>,
+    /// Keys whose values are secret besides `MASKED_FIELDS` (a realm file's `secret`).
+    extra: &'a [&'a str],
     stack: Vec<Frame>,
     /// Anchors of the open collections (for `edges`).
     open_anchors: Vec<usize>,
@@ -90,10 +92,11 @@ struct Walker<'a> {
 }
 
 /// Walks `text`'s events; nodes anchored with an id in `secret_anchors` are secret contexts.
-pub(super) fn walk(text: &str, secret_anchors: &HashSet<usize>) -> Walk {
+pub(super) fn walk(text: &str, secret_anchors: &HashSet<usize>, extra: &[&str]) -> Walk {
     let mut w = Walker {
         text,
         secret_anchors,
+        extra,
         stack: Vec::new(),
         open_anchors: Vec::new(),
         out: Walk::default(),
@@ -126,7 +129,7 @@ impl Walker<'_> {
             Event::Scalar(value, _, anchor, _) => {
                 self.anchor(anchor);
                 match self.slot(anchor) {
-                    Slot::Key => self.key_done(Key::of(&value)),
+                    Slot::Key => self.key_done(Key::of(&value, self.extra)),
                     Slot::Value { secret, .. } => {
                         if secret && !self.is_reference(&value, start, end) {
                             self.out.masks.push((start, end));
