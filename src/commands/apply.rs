@@ -115,18 +115,23 @@ pub(super) async fn run(
         lost_cancel.stop(why);
     });
     let signals = watch_signals(printer.clone(), cancel.clone(), topology_file.clone());
-    // The circuit opening (OpenBao failing for longer than the retry budget) stops the
-    // dispatching: the remaining changes are "not started", not each retried in turn.
-    let outage = {
-        let (health, cancel) = (client.health().clone(), cancel.clone());
-        tokio::spawn(async move {
-            let why = health.opened().await;
-            cancel.stop(format!(
-                "OpenBao stopped answering for the retry budget of {}s ({why})",
-                health.budget().as_secs()
-            ));
+    // A circuit opening (a server failing for longer than the retry budget) stops the
+    // dispatching: the remaining changes are "not started", not each retried in turn. Each
+    // backend the run talks to has its own.
+    let outages: Vec<_> = session
+        .healths()
+        .into_iter()
+        .map(|(server, health)| {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                let why = health.opened().await;
+                cancel.stop(format!(
+                    "{server} stopped answering for the retry budget of {}s ({why})",
+                    health.budget().as_secs()
+                ));
+            })
         })
-    };
+        .collect();
     let result = locked(
         printer,
         &session,
@@ -140,7 +145,9 @@ pub(super) async fn run(
     .await;
     let released = lock.release().await;
     signals.abort();
-    outage.abort();
+    for outage in &outages {
+        outage.abort();
+    }
     // The summary comes after the lock is given back, so that it can say when that failed
     // ("Apply complete!" is never followed by an error).
     let result = match result {

@@ -121,6 +121,15 @@ impl Session {
         })
     }
 
+    /// The retry budget and circuit of every server this run talks to, by name.
+    pub fn healths(&self) -> Vec<(&'static str, crate::backends::http::Health)> {
+        let mut out = vec![("OpenBao", self.client().health().clone())];
+        if let Some(kc) = &self.keycloak {
+            out.push(("Keycloak", kc.client.health().clone()));
+        }
+        out
+    }
+
     pub fn client(&self) -> &BaoClient {
         &self.bao.client
     }
