@@ -45,17 +45,19 @@ pub(super) async fn run(printer: &Printer, file: &Path, run: &RunFlags) -> Resul
         }
     }
     // And in every realm the topology declares (that exists).
-    let realms: BTreeSet<String> = desired
-        .resources
+    let realms: BTreeSet<&String> = desired
+        .keycloak
         .iter()
-        .filter(|r| r.id.backend == Backend::Keycloak && r.id.kind == REALM_KIND)
-        .filter(|r| matches!(observed.live.get(&r.address), Some(Some(_))))
-        .map(|r| r.id.name.clone())
+        .flat_map(|kc| &kc.realms)
+        .filter(|r| {
+            let id = crate::model::ResourceId::on(Backend::Keycloak, r, REALM_KIND, None, r);
+            matches!(observed.live.get(&id.address()), Some(Some(_)))
+        })
         .collect();
     let scopes = namespaces
         .iter()
         .map(|ns| (Backend::OpenBao, ns))
-        .chain(realms.iter().map(|r| (Backend::Keycloak, r)));
+        .chain(realms.into_iter().map(|r| (Backend::Keycloak, r)));
     let mut existing = Vec::new();
     for (backend, scope) in scopes {
         let declared: Vec<&crate::model::DesiredResource> = desired

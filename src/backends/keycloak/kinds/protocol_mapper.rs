@@ -22,7 +22,7 @@ use crate::backends::keycloak::admin_realm;
 use crate::backends::path::ApiPath;
 use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
-use crate::model::{AttrValue, Backend, DesiredResource, ResourceId};
+use crate::model::{Backend, DesiredResource, ResourceId};
 
 pub const KIND: &str = "protocol_mapper";
 
@@ -207,10 +207,6 @@ impl Kind for ProtocolMapper {
 
     fn container(&self, id: &ResourceId) -> Option<ResourceId> {
         super::client_of(id)
-    }
-
-    fn write_only(&self, _field: &str, _value: &AttrValue) -> bool {
-        false
     }
 
     fn normalise(&self, field: &str, value: Value) -> Value {
