@@ -102,7 +102,8 @@ pub async fn import_keycloak(
         let known: Vec<&DesiredResource> = clients.iter().collect();
         let ids = kind.list(realm, &known).await?;
         // Read in bulk where the kind can (a realm's clients in pages), then one by one.
-        kind.prefetch(realm, &ids.iter().collect::<Vec<_>>()).await?;
+        kind.prefetch(realm, &ids.iter().collect::<Vec<_>>())
+            .await?;
         if *name == "client" {
             clients = ids
                 .iter()
