@@ -159,10 +159,13 @@ pub struct OutputRef {
     pub name: String,
 }
 
-/// A `vault:MOUNT/PATH#key` reference: a key of a KV v2 secret already in OpenBao, read at
-/// plan/apply time in the namespace of the object that uses it.
+/// A value read from a server at plan/apply time: `vault:MOUNT/PATH#key` (a key of a KV v2
+/// secret already in OpenBao, in the namespace of the object that uses it) or
+/// `infisical:PROJECT/ENV/PATH/NAME` (an Infisical secret; `path` is `PROJECT/ENV/PATH`, `key`
+/// the secret's name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultRef {
+    pub source: RefSource,
     pub path: String,
     pub key: String,
     /// `file:line:column` of the reference, for errors.
@@ -196,6 +199,14 @@ impl AttrValue {
             AttrValue::Vault(_) | AttrValue::Output(_) => Value::Null,
         }
     }
+}
+
+/// Which server a read-at-plan-time reference reads from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RefSource {
+    #[default]
+    OpenBaoKv,
+    Infisical,
 }
 
 /// One object the topology declares.
@@ -269,6 +280,21 @@ pub struct Host {
     pub wrap_ttl: String,
     /// A template of the operator's, instead of the built-in one.
     pub template: Option<PathBuf>,
+    /// An Infisical Universal Auth client secret to mint beside the SecretID.
+    pub infisical: Option<HostInfisical>,
+}
+
+/// What a host's Infisical client secret is minted with (`infisical_identity` and
+/// `infisical_client_secret` of the host).
+#[derive(Clone, Debug)]
+pub struct HostInfisical {
+    /// The machine identity's name (declared under `infisical.identities`).
+    pub identity: String,
+    pub ttl_seconds: u64,
+    pub num_uses_limit: u64,
+    /// The addresses the identity's Universal Auth must trust for client secrets: the host's
+    /// CIDR unless the host declares its own.
+    pub trusted_ips: Vec<String>,
 }
 
 /// How to reach OpenBao, as the topology (or the environment) says.
@@ -290,6 +316,22 @@ pub struct KeycloakConn {
     pub realms: Vec<String>,
 }
 
+/// How to reach Infisical, as the topology's `infisical:` block says.
+#[derive(Clone, Debug)]
+pub struct InfisicalConn {
+    /// The base URL, without `/api`.
+    pub url: String,
+    /// The tool's own Universal Auth identity.
+    pub client_id: String,
+    pub client_secret: Sensitive<String>,
+    /// The organization's id.
+    pub organization: String,
+    pub ca_cert: Option<PathBuf>,
+    /// The projects the file declares: the scopes drift and prune look into (besides the
+    /// organization's identities).
+    pub projects: Vec<String>,
+}
+
 /// The whole Desired phase of one topology file.
 #[derive(Clone, Debug)]
 pub struct Desired {
@@ -302,6 +344,8 @@ pub struct Desired {
     pub conn: OpenBaoConn,
     /// Keycloak, when the topology has a `keycloak:` block.
     pub keycloak: Option<KeycloakConn>,
+    /// Infisical, when the topology has an `infisical:` block.
+    pub infisical: Option<InfisicalConn>,
     /// The KV v2 mount holding the ledger.
     pub ledger_mount: String,
     pub resources: Vec<DesiredResource>,

@@ -96,6 +96,7 @@ pub(super) fn desired(resources: Vec<DesiredResource>) -> Desired {
             ca_cert: None,
         },
         keycloak: None,
+        infisical: None,
         ledger_mount: "aegisctl".into(),
         resources,
         hosts: vec![],

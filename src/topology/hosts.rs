@@ -1,6 +1,6 @@
 //! The `hosts:` block: what `aegisctl bootstrap` renders for.
 
-use super::node::Raw;
+use super::node::{Loc, Raw};
 use super::raw::RawHost;
 use super::resolve::Resolver;
 use crate::duration;
@@ -39,14 +39,6 @@ pub(super) fn hosts(r: &mut Resolver, name: &str, h: &RawHost, desired: &mut Des
             return;
         }
     };
-    if let Some(i) = &h.infisical_identity {
-        let at = r.key_loc(i.loc, "infisical_identity");
-        r.problem(
-            at,
-            "`infisical_identity` is not supported yet by this aegisctl",
-            "remove it; Infisical client secrets come with Infisical support".to_string(),
-        );
-    }
     let namespace = match &h.namespace {
         Some(n) => match n.as_str() {
             Some(s) => s.trim_matches('/').to_owned(),
@@ -147,6 +139,27 @@ pub(super) fn hosts(r: &mut Resolver, name: &str, h: &RawHost, desired: &mut Des
         },
         None => None,
     };
+    let infisical = match &h.infisical_identity {
+        Some(node) => {
+            let Some(i) = super::infisical_hosts::client_secret(r, name, node, h, &cidrs, desired)
+            else {
+                return;
+            };
+            Some(i)
+        }
+        None => {
+            if let Some(cs) = &h.infisical_client_secret {
+                let at = r.key_loc(Loc::of(cs), "infisical_client_secret");
+                r.problem(
+                    at,
+                    format!("host `{name}`: `infisical_client_secret` without `infisical_identity`"),
+                    "name the machine identity the client secret is minted for: infisical_identity: NAME".to_string(),
+                );
+                return;
+            }
+            None
+        }
+    };
     desired.hosts.push(Host {
         name: name.to_owned(),
         kind,
@@ -156,11 +169,12 @@ pub(super) fn hosts(r: &mut Resolver, name: &str, h: &RawHost, desired: &mut Des
         cidrs,
         wrap_ttl,
         template,
+        infisical,
     });
 }
 
 /// An IPv4 or IPv6 CIDR (address/prefix).
-fn valid_cidr(c: &str) -> bool {
+pub(super) fn valid_cidr(c: &str) -> bool {
     let Some((addr, prefix)) = c.split_once('/') else {
         return false;
     };

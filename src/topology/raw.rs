@@ -22,10 +22,10 @@ pub struct RawTopology {
     pub name: Option<Node>,
     pub openbao: Option<Spanned<RawOpenBao>>,
     pub keycloak: Option<Spanned<RawKeycloak>>,
-    // The blocks below belong to later milestones; they are parsed as plain nodes so that the
+    pub infisical: Option<Spanned<super::raw_infisical::RawInfisical>>,
+    // The block below belongs to a later milestone; it is parsed as a plain node so that the
     // error can say "not supported yet" at the right line instead of "unknown field".
     pub tenants: Option<Node>,
-    pub infisical: Option<Node>,
     /// What `aegisctl bootstrap` renders for.
     #[serde(default)]
     pub hosts: BTreeMap<String, RawHost>,
@@ -78,7 +78,11 @@ pub struct RawHost {
     pub cidr: Node,
     pub wrap_ttl: Option<Node>,
     pub template: Option<Node>,
+    /// An Infisical machine identity to mint a Universal Auth client secret for, beside the
+    /// SecretID.
     pub infisical_identity: Option<Node>,
+    /// How that client secret is minted (TTL, use limit, trusted IPs).
+    pub infisical_client_secret: Option<Spanned<super::raw_infisical::RawHostClientSecret>>,
     /// The AppRole role is managed elsewhere: do not require the topology to declare it.
     #[serde(default)]
     pub external: bool,

@@ -104,6 +104,7 @@ impl Resolver<'_> {
         match spec.rsplit_once('#') {
             Some((path, key)) if path.trim_matches('/').contains('/') && !key.is_empty() => {
                 Some(AttrValue::Vault(crate::model::VaultRef {
+                    source: crate::model::RefSource::OpenBaoKv,
                     path: path.trim_matches('/').to_owned(),
                     key: key.to_owned(),
                     at: format!("{}:{}:{}", self.src.name, node.loc.line, node.loc.column),
@@ -152,6 +153,74 @@ impl Resolver<'_> {
                         e.column()
                     ),
                     "a json: reference must give JSON text, e.g. 5432, true, \"text\" or {\"a\": 1}".to_string(),
+                );
+                None
+            }
+        }
+    }
+
+    /// `infisical:PROJECT/ENV/PATH/NAME`: an Infisical secret, read at plan time like `vault:`
+    /// (the secret at the environment's root is `infisical:PROJECT/ENV/NAME`).
+    pub(super) fn infisical_ref(
+        &mut self,
+        node: &Node,
+        field: &str,
+        spec: &str,
+    ) -> Option<AttrValue> {
+        let parts: Vec<&str> = spec.split('/').collect();
+        if parts.len() < 3 || parts.iter().any(|p| p.is_empty()) {
+            self.problem(
+                node.loc,
+                format!("`{field}` has a malformed infisical: reference"),
+                "write infisical:PROJECT/ENV/NAME or infisical:PROJECT/ENV/FOLDER/PATH/NAME, e.g. infisical:homelab-apps/prod/ANTHROPIC_API_KEY".to_string(),
+            );
+            return None;
+        }
+        let (name, path) = parts.split_last()?;
+        Some(AttrValue::Vault(crate::model::VaultRef {
+            source: crate::model::RefSource::Infisical,
+            path: path.join("/"),
+            key: (*name).to_owned(),
+            at: format!("{}:{}:{}", self.src.name, node.loc.line, node.loc.column),
+        }))
+    }
+
+    /// `keycloak:REALM/CLIENT_ID#secret`: a Keycloak client's secret, an output of that client
+    /// (known once it exists, so "(known after apply)" before). The client must be declared.
+    pub(super) fn keycloak_ref(
+        &mut self,
+        node: &Node,
+        field: &str,
+        spec: &str,
+    ) -> Option<AttrValue> {
+        match spec.split_once('#') {
+            Some((path, "secret")) => match path.split_once('/') {
+                Some((realm, client)) if !realm.is_empty() && !client.is_empty() => {
+                    Some(AttrValue::Output(crate::model::OutputRef {
+                        producer: crate::model::ResourceId::on(
+                            crate::model::Backend::Keycloak,
+                            realm,
+                            "client",
+                            None,
+                            client,
+                        ),
+                        name: "secret".into(),
+                    }))
+                }
+                _ => {
+                    self.problem(
+                        node.loc,
+                        format!("`{field}` has a malformed keycloak: reference"),
+                        "write keycloak:REALM/CLIENT_ID#secret".to_string(),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.problem(
+                    node.loc,
+                    format!("`{field}` has a malformed keycloak: reference"),
+                    "write keycloak:REALM/CLIENT_ID#secret (a client's secret is the one value a Keycloak object gives)".to_string(),
                 );
                 None
             }

@@ -90,6 +90,12 @@ impl<'a> Resolver<'a> {
         if let Some(inner) = node.as_str().and_then(|t| t.strip_prefix("json:")) {
             return self.json_ref(node, field, inner);
         }
+        if let Some(spec) = node.as_str().and_then(|t| t.strip_prefix("infisical:")) {
+            return self.infisical_ref(node, field, spec);
+        }
+        if let Some(spec) = node.as_str().and_then(|t| t.strip_prefix("keycloak:")) {
+            return self.keycloak_ref(node, field, spec);
+        }
         if let Raw::Str(_) = node.raw {
             let (text, from_ref) = self.string(node, field, true)?;
             let embeds = field == "connection_url"
@@ -138,9 +144,17 @@ impl<'a> Resolver<'a> {
                 .map(Value::Number)
                 .unwrap_or(Value::Null),
             Raw::Str(s) => {
-                if ["env:", "file:", "sops:", "vault:", "json:"]
-                    .iter()
-                    .any(|p| s.starts_with(p))
+                if [
+                    "env:",
+                    "file:",
+                    "sops:",
+                    "vault:",
+                    "json:",
+                    "infisical:",
+                    "keycloak:",
+                ]
+                .iter()
+                .any(|p| s.starts_with(p))
                 {
                     self.problem(
                         node.loc,
@@ -275,6 +289,7 @@ fn empty_desired(file: &Path, name: String, src: &Source) -> Desired {
             ca_cert: None,
         },
         keycloak: None,
+        infisical: None,
         ledger_mount: DEFAULT_LEDGER.to_owned(),
         resources: Vec::new(),
         hosts: Vec::new(),
@@ -298,7 +313,6 @@ pub(crate) fn resolve(
         );
     }
     r.unsupported(&raw.tenants, "tenants");
-    r.unsupported(&raw.infisical, "infisical");
     let name = identity(&mut r, raw, file);
     let mut desired = empty_desired(file, name, src);
     if let Some(ob) = &raw.openbao {
@@ -307,9 +321,13 @@ pub(crate) fn resolve(
     if let Some(kc) = &raw.keycloak {
         super::keycloak::keycloak(&mut r, kc, &mut desired);
     }
+    if let Some(inf) = &raw.infisical {
+        super::infisical::infisical(&mut r, inf, &mut desired);
+    }
     for (name, host) in &raw.hosts {
         super::hosts::hosts(&mut r, name, host, &mut desired);
     }
+    super::outputs::wire(&mut r, &mut desired);
     duplicates(&mut r, &desired);
     if let Some(cycle) = super::cycles::find_cycle(&desired.resources) {
         let names: Vec<String> = cycle

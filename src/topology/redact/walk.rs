@@ -8,7 +8,14 @@ use granit_parser::{Event, Parser, StructureStyle};
 use crate::topology::resolve::MASKED_FIELDS;
 
 /// Reference prefixes: such a value names where the secret is, it is not the secret.
-const REFERENCES: &[&str] = &["env:", "file:", "sops:", "vault:"];
+const REFERENCES: &[&str] = &[
+    "env:",
+    "file:",
+    "sops:",
+    "vault:",
+    "infisical:",
+    "keycloak:",
+];
 
 /// What a mapping key means for the value under it (only what the rules below need).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -21,6 +28,8 @@ enum Key {
     Token,
     OpenBao,
     Secrets,
+    Infisical,
+    Projects,
     Other,
     /// An alias or a collection used as a key: its name is not known here.
     Unknown,
@@ -33,6 +42,8 @@ impl Key {
             "token" => Key::Token,
             "openbao" => Key::OpenBao,
             "secrets" => Key::Secrets,
+            "infisical" => Key::Infisical,
+            "projects" => Key::Projects,
             n if MASKED_FIELDS.contains(&n) || extra.contains(&n) => Key::Secret,
             _ => Key::Other,
         }
@@ -220,6 +231,9 @@ impl Walker<'_> {
             // `secrets: { kv: {type: kv-v2} }` names a mount; any other `kv:` holds KV data.
             Key::Kv => f.name != Key::Secrets,
             Key::Token => f.name == Key::OpenBao,
+            // `infisical: {projects: {SLUG: {secrets: ...}}}` holds secret values (OpenBao's
+            // `secrets:` names mounts).
+            Key::Secrets => self.under_infisical_project(),
             _ => false,
         };
         Slot::Value {
@@ -240,6 +254,14 @@ impl Walker<'_> {
         {
             f.key = None;
         }
+    }
+
+    /// Whether the open mapping is a project of `infisical.projects`.
+    fn under_infisical_project(&self) -> bool {
+        let n = self.stack.len();
+        n >= 3
+            && self.stack[n - 2].name == Key::Projects
+            && self.stack[n - 3].name == Key::Infisical
     }
 
     /// A reference written on one line (a value spread over lines is not a reference to trust).
