@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "aegisctl",
     version,
-    about = "Converge OpenBao and Keycloak (and, later, Infisical) from one topology file",
+    about = "Converge OpenBao, Keycloak and Infisical from one topology file",
     long_about = "aegisctl reads one topology file (inventories/*.yaml) and converges the secrets \
 and identity backbone it describes. `plan` shows what would change, `apply` converges, `drift` \
 reports what changed outside aegisctl. Secrets are never printed, logged or stored by the tool.",
@@ -202,6 +202,16 @@ pub enum ImportSource {
         #[arg(long)]
         realm: String,
         /// Directory to write realms/ and inventories/ into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Import an Infisical project (INFISICAL_URL, INFISICAL_CLIENT_ID, INFISICAL_CLIENT_SECRET,
+    /// INFISICAL_ORG_ID): writes inventories/SLUG.yaml; secret values become env: references
+    Infisical {
+        /// The project's slug
+        #[arg(long)]
+        project: String,
+        /// Directory to write inventories/ into
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },

@@ -36,6 +36,9 @@ pub struct MintRecord {
     /// longer tell whether it had been unwrapped, so this is the evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_at_revoke: Option<super::secret_id::Status>,
+    /// The Infisical client secret minted with this bootstrap (its id, never the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infisical: Option<super::infisical::ClientSecretRecord>,
 }
 
 /// The document key of a host's records (host names are plain names: see topology/hosts.rs).

@@ -52,6 +52,17 @@ pub struct Inputs<'a> {
     pub role_id: &'a str,
     pub wrapped_token: &'a Sensitive<String>,
     pub ca_cert: Option<&'a str>,
+    /// The host's Infisical Universal Auth login, when it has `infisical_identity`.
+    pub infisical: Option<InfisicalLogin<'a>>,
+}
+
+/// What a host needs to log in to Infisical: the server, the identity's client id and the
+/// freshly minted client secret (shown by Infisical once; it lives only in the artefact).
+pub struct InfisicalLogin<'a> {
+    /// The base URL (without `/api`).
+    pub url: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: &'a Sensitive<String>,
 }
 
 fn render_one(
@@ -82,6 +93,14 @@ fn render_one(
         ca_cert => inputs.ca_cert.unwrap_or(""),
         bootstrap_script => script,
         user_data => extra.map(|(_, v)| v).unwrap_or(""),
+        // Defined (empty) for every host, so that a host's own template can test `infisical`.
+        infisical => inputs.infisical.is_some(),
+        infisical_url => inputs.infisical.as_ref().map_or("", |i| i.url),
+        infisical_client_id => inputs.infisical.as_ref().map_or("", |i| i.client_id),
+        infisical_client_secret => inputs
+            .infisical
+            .as_ref()
+            .map_or("", |i| i.client_secret.expose().as_str()),
     };
     env.get_template(name)
         .and_then(|t| t.render(ctx))

@@ -151,6 +151,7 @@ pub async fn mint(
         minted_by: minted_by.to_owned(),
         revoked: false,
         status_at_revoke: None,
+        infisical: None,
     };
     Ok(Minted {
         record,

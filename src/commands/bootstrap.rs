@@ -1,5 +1,6 @@
-//! `aegisctl bootstrap FILE HOST...`: mint wrapped single-use SecretIDs and render each host's
-//! cloud-init, Incus profile or env file; `--list` and `--revoke HOST` work from the ledger's
+//! `aegisctl bootstrap FILE HOST...`: mint wrapped single-use SecretIDs (and, for a host with
+//! `infisical_identity`, an Infisical client secret) and render each host's cloud-init, Incus
+//! profile or env file; `--list` and `--revoke HOST` work from the ledger's
 //! records.
 
 use std::path::Path;
@@ -47,6 +48,16 @@ async fn list_or_revoke(
                 // keep that evidence first.
                 r.status_at_revoke = Some(secret_id::status(client, r).await?);
                 secret_id::revoke(client, r).await?;
+                if let Some(cs) = r.infisical.as_mut().filter(|cs| !cs.revoked) {
+                    let Some(inf) = &session.infisical else {
+                        return Err(usage(
+                            format!("{host}'s bootstrap holds an Infisical client secret, and the topology has no `infisical:` block to revoke it with"),
+                            "restore the infisical block (url, auth, organization) and run --revoke again",
+                        ));
+                    };
+                    crate::bootstrap::infisical::revoke(&inf.client, cs).await?;
+                    cs.revoked = true;
+                }
                 r.revoked = true;
                 revoked.push(crate::bootstrap::audit::MintRecord {
                     event: "revoke".into(),
@@ -214,6 +225,16 @@ async fn mint(printer: &Printer, args: &BootstrapArgs, audit_file: &Path) -> Res
         let format = args
             .format
             .unwrap_or(render::Format::default_for(host.kind));
+        let infisical_url = desired.infisical.as_ref().map_or("", |i| i.url.as_str());
+        let placeholder_secret =
+            Sensitive::new("<Infisical client secret: minted by aegisctl bootstrap>".to_owned());
+        let placeholder_login = |client_id: &'static str| {
+            host.infisical.as_ref().map(|_| render::InfisicalLogin {
+                url: infisical_url,
+                client_id,
+                client_secret: &placeholder_secret,
+            })
+        };
         // Render with placeholders first: a broken template must fail before anything is minted.
         render::render(
             format,
@@ -223,17 +244,33 @@ async fn mint(printer: &Printer, args: &BootstrapArgs, audit_file: &Path) -> Res
                 role_id: "<role-id>",
                 wrapped_token: &Sensitive::new("<wrapped-secret-id>".to_owned()),
                 ca_cert: ca_cert.as_deref(),
+                infisical: placeholder_login("<client-id>"),
             },
         )?;
-        let (role_id, wrapped) = match &session {
+        let (role_id, wrapped, infisical) = match &session {
             None => (
                 format!("<role-id of {}/{}>", host.approle_mount, host.role),
                 Sensitive::new("<wrapped SecretID: minted by aegisctl bootstrap>".to_owned()),
+                None,
             ),
             Some(s) => {
                 let client = s.client();
-                let m =
+                let mut m =
                     secret_id::mint(client, host, &ttl, args.allow_multi_use, &minted_by).await?;
+                // The Infisical client secret next; whatever happens to it, the SecretID that
+                // now exists is recorded below before any error is returned.
+                let minted_inf = match (&host.infisical, &s.infisical) {
+                    (Some(h), Some(inf)) => {
+                        Some(crate::bootstrap::infisical::mint(&inf.client, &host.name, h).await)
+                    }
+                    (Some(_), None) => Some(Err(crate::bootstrap::BootstrapError::Refused(
+                        "the host has `infisical_identity`, and the topology has no `infisical:` block".into(),
+                    ))),
+                    _ => None,
+                };
+                if let Some(Ok(i)) = &minted_inf {
+                    m.record.infisical = Some(i.record.clone());
+                }
                 // Record before rendering: a SecretID that exists must be on record.
                 let (mut records, version) =
                     audit::read(client, &desired.ledger_mount, &host.name).await?;
@@ -244,8 +281,38 @@ async fn mint(printer: &Printer, args: &BootstrapArgs, audit_file: &Path) -> Res
                     "{}: minted a wrapped SecretID (SecretID accessor {}, wrapping accessor {}, unwrap within {})",
                     host.name, m.record.secret_id_accessor, m.record.wrapping_accessor, crate::duration::format(m.record.wrap_ttl_seconds)
                 ));
-                (m.role_id, m.wrapped_token)
+                let infisical = match minted_inf.transpose()? {
+                    Some(i) => {
+                        if !i.trusted_added.is_empty() {
+                            printer.info(&format!(
+                                "{}: added {} to the client-secret trusted IPs of Infisical identity {} (the topology declares them; apply would too)",
+                                host.name,
+                                i.trusted_added.join(", "),
+                                i.record.identity
+                            ));
+                        }
+                        printer.info(&format!(
+                            "{}: minted an Infisical client secret for identity {} (id {}, {} use(s), expires in {})",
+                            host.name,
+                            i.record.identity,
+                            i.record.client_secret_id,
+                            i.record.num_uses_limit,
+                            crate::duration::format(i.record.ttl_seconds)
+                        ));
+                        Some(i)
+                    }
+                    None => None,
+                };
+                (m.role_id, m.wrapped_token, infisical)
             }
+        };
+        let login = match &infisical {
+            Some(i) => Some(render::InfisicalLogin {
+                url: infisical_url,
+                client_id: &i.client_id,
+                client_secret: &i.client_secret,
+            }),
+            None => placeholder_login("<client-id of the identity>"),
         };
         let text = render::render(
             format,
@@ -255,6 +322,7 @@ async fn mint(printer: &Printer, args: &BootstrapArgs, audit_file: &Path) -> Res
                 role_id: &role_id,
                 wrapped_token: &wrapped,
                 ca_cert: ca_cert.as_deref(),
+                infisical: login,
             },
         )?;
         rendered.push((host.name.clone(), format, Sensitive::new(text)));

@@ -1,5 +1,6 @@
 //! `aegisctl drift FILE`: what changed outside aegisctl — changed, deleted, and unmanaged
-//! objects — in the places this topology manages.
+//! objects — in the places this topology manages: its OpenBao namespaces, its Keycloak realms,
+//! its Infisical projects and (when it declares identities) its Infisical organization.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -54,10 +55,30 @@ pub(super) async fn run(printer: &Printer, file: &Path, run: &RunFlags) -> Resul
             matches!(observed.live.get(&id.address()), Some(Some(_)))
         })
         .collect();
+    // And in every Infisical project the topology declares (that exists), and the
+    // organization's identities (and projects) when it declares any of the organization's.
+    let mut projects: BTreeSet<&String> = BTreeSet::new();
+    let org = crate::backends::infisical::kinds::ORG_SCOPE.to_owned();
+    if let Some(inf) = &desired.infisical {
+        for p in &inf.projects {
+            let id = crate::model::ResourceId::on(Backend::Infisical, p, "project", None, p);
+            if matches!(observed.live.get(&id.address()), Some(Some(_))) {
+                projects.insert(p);
+            }
+        }
+        if desired
+            .resources
+            .iter()
+            .any(|r| r.id.backend == Backend::Infisical && r.id.namespace == org)
+        {
+            projects.insert(&org);
+        }
+    }
     let scopes = namespaces
         .iter()
         .map(|ns| (Backend::OpenBao, ns))
-        .chain(realms.into_iter().map(|r| (Backend::Keycloak, r)));
+        .chain(realms.into_iter().map(|r| (Backend::Keycloak, r)))
+        .chain(projects.into_iter().map(|p| (Backend::Infisical, p)));
     let mut existing = Vec::new();
     for (backend, scope) in scopes {
         let declared: Vec<&crate::model::DesiredResource> = desired

@@ -7,6 +7,7 @@ mod apply_report;
 mod bootstrap;
 mod drift;
 mod import;
+mod import_infisical;
 mod import_keycloak;
 mod plan;
 mod references;
@@ -86,6 +87,7 @@ impl From<crate::bootstrap::BootstrapError> for CliError {
     fn from(e: crate::bootstrap::BootstrapError) -> Self {
         match e {
             crate::bootstrap::BootstrapError::Bao(b) => CliError::Bao(b),
+            crate::bootstrap::BootstrapError::Infisical(i) => CliError::Infisical(i),
             other => usage(
                 other.to_string(),
                 "nothing further was minted; fix the cause and run again",
@@ -182,6 +184,9 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
             } => import::run(&printer, &out, &namespace, &ledger).await,
             ImportSource::Keycloak { realm, out } => {
                 import_keycloak::run(&printer, &realm, &out).await
+            }
+            ImportSource::Infisical { project, out } => {
+                import_infisical::run(&printer, &project, &out).await
             }
         },
         Command::Completions { .. } | Command::Man => Ok(EXIT_OK),

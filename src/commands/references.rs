@@ -1,5 +1,5 @@
 //! The values a topology takes from elsewhere, filled in before planning: `vault:` references
-//! read from OpenBao KV, and outputs of other objects (a Keycloak client's generated secret) read
+//! read from OpenBao KV, `infisical:` references read from Infisical, and outputs of other objects (a Keycloak client's generated secret) read
 //! from their producers once those exist.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,9 @@ use super::session::Session;
 use super::{CliError, usage};
 use crate::backends::Live;
 use crate::backends::openbao::Table;
-use crate::model::{AttrValue, Desired, ResourceId};
+use crate::model::{AttrValue, Desired, RefSource, ResourceId, VaultRef};
+use crate::sensitive::Sensitive;
+use crate::backends::SecretJson;
 use crate::plan::Observed;
 
 impl Session {
@@ -26,6 +28,11 @@ impl Session {
             };
             for value in res.attrs.values_mut() {
                 let AttrValue::Vault(r) = value else { continue };
+                if r.source == RefSource::Infisical {
+                    let found = self.read_infisical(r).await?;
+                    *value = AttrValue::Secret(found);
+                    continue;
+                }
                 let key = (ns.clone(), r.path.clone());
                 if !cache.contains_key(&key) {
                     let data = self.read_kv(&ns, &r.path).await?;
@@ -108,6 +115,31 @@ impl Session {
                     *value = AttrValue::Secret(v);
                 }
             }
+        }
+    }
+
+    /// The value of an `infisical:PROJECT/ENV/PATH/NAME` reference.
+    async fn read_infisical(&self, r: &VaultRef) -> Result<Sensitive<SecretJson>, CliError> {
+        let Some(inf) = &self.infisical else {
+            return Err(usage(
+                format!("{}: infisical:{}/{} needs Infisical, and the topology has no `infisical:` block", r.at, r.path, r.key),
+                "add the infisical block (url, auth, organization), or write the value another way",
+            ));
+        };
+        let (project, rest) = r.path.split_once('/').unwrap_or((r.path.as_str(), ""));
+        let (env, folder) = rest.split_once('/').unwrap_or((rest, ""));
+        let path = format!("/{folder}");
+        let found = inf
+            .client
+            .secret_value(project, env, &path, &r.key)
+            .await
+            .map_err(|e| CliError::Infisical(Box::new(e)))?;
+        match found {
+            Some(v) => Ok(Sensitive::new(SecretJson(serde_json::Value::String(v.expose().clone())))),
+            None => Err(usage(
+                format!("{}: infisical:{}/{}: there is no secret `{}` in project {project}, environment {env}, folder {path}", r.at, r.path, r.key, r.key),
+                "create the secret first (it may be declared in this topology: apply it, then reference it), or fix the reference: infisical:PROJECT/ENV/PATH/NAME",
+            )),
         }
     }
 

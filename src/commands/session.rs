@@ -1,5 +1,5 @@
-//! A connection to the topology's OpenBao (and Keycloak, only when the file has a `keycloak:`
-//! block) with the registry of kinds bound to them, and the steps plan, apply and drift share:
+//! A connection to the topology's OpenBao (and Keycloak or Infisical, only when the file has
+//! their block) with the registry of kinds bound to them, and the steps plan, apply and drift share:
 //! `vault:` references, outputs, the ledger, observation, the field check, the ownership check,
 //! and the annotations a plan gets from the servers (manual steps, the prune guard).
 
@@ -24,6 +24,8 @@ pub(crate) struct Session {
     pub bao: Arc<OpenBao>,
     /// Keycloak, when the topology declares it.
     pub keycloak: Option<Arc<crate::backends::keycloak::kinds::Keycloak>>,
+    /// Infisical, when the topology declares it.
+    pub infisical: Option<Arc<crate::backends::infisical::kinds::Infisical>>,
     pub registry: Registry,
     /// The field check's warnings once it has passed: it runs once per run (apply runs it before
     /// its first write, and the plan it makes then does not repeat it).
@@ -63,6 +65,24 @@ impl Session {
             let kinds = Arc::new(crate::backends::keycloak::kinds::Keycloak::new(client));
             crate::backends::keycloak::kinds::register(&mut session.registry, Arc::clone(&kinds));
             session.keycloak = Some(kinds);
+        }
+        if let Some(inf) = &desired.infisical {
+            if let Some(warning) = crate::backends::http::plain_http_warning(&inf.url) {
+                printer.warn(&warning);
+            }
+            let client = crate::backends::infisical::InfisicalClient::new(
+                &inf.url,
+                &inf.client_id,
+                inf.client_secret.clone(),
+                &inf.organization,
+                inf.ca_cert.as_deref(),
+                Duration::from_secs(30),
+                budget(),
+            )
+            .map_err(|e| CliError::Infisical(Box::new(e)))?;
+            let kinds = Arc::new(crate::backends::infisical::kinds::Infisical::new(client));
+            crate::backends::infisical::kinds::register(&mut session.registry, Arc::clone(&kinds));
+            session.infisical = Some(kinds);
         }
         Ok(session)
     }
@@ -116,6 +136,7 @@ impl Session {
         Ok(Session {
             bao,
             keycloak: None,
+            infisical: None,
             registry,
             fields_checked: std::sync::Mutex::new(None),
         })
@@ -126,6 +147,9 @@ impl Session {
         let mut out = vec![("OpenBao", self.client().health().clone())];
         if let Some(kc) = &self.keycloak {
             out.push(("Keycloak", kc.client.health().clone()));
+        }
+        if let Some(inf) = &self.infisical {
+            out.push(("Infisical", inf.client.health().clone()));
         }
         out
     }

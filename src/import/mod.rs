@@ -25,6 +25,7 @@ use crate::model::{AttrValue, DesiredResource, ResourceId};
 use crate::topology::resolve::BUILTIN_POLICIES;
 
 mod children;
+pub mod infisical;
 pub mod keycloak;
 mod values;
 use values::{clean, env_name, nest, pick};

@@ -26,6 +26,17 @@ use crate::sensitive::Sensitive;
 pub const ORG: &str = "org";
 
 pub(super) fn infisical(r: &mut Resolver, inf: &Spanned<RawInfisical>, desired: &mut Desired) {
+    connection(r, inf, desired);
+    for (slug, p) in &inf.value.projects {
+        project(r, slug, p, desired);
+    }
+    for (name, i) in &inf.value.identities {
+        identity(r, name, i, desired);
+    }
+}
+
+/// How to reach Infisical, alone (what `bootstrap --revoke` needs).
+pub(super) fn connection(r: &mut Resolver, inf: &Spanned<RawInfisical>, desired: &mut Desired) {
     let block = &inf.value;
     let url = r
         .string(&block.url, "infisical.url", false)
@@ -53,12 +64,6 @@ pub(super) fn infisical(r: &mut Resolver, inf: &Spanned<RawInfisical>, desired: 
         .string(&block.organization, "infisical.organization", false)
         .map(|(v, _)| v);
     let ca_cert = block.ca_cert.as_ref().and_then(|n| ca(r, n));
-    for (slug, p) in &block.projects {
-        project(r, slug, p, desired);
-    }
-    for (name, i) in &block.identities {
-        identity(r, name, i, desired);
-    }
     if let (Some(url), Some(client_id), Some(client_secret), Some(organization)) =
         (url, client_id, client_secret, organization)
     {

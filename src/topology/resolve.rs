@@ -368,6 +368,9 @@ pub(crate) fn resolve_connection(
     if let Some(ob) = &raw.openbao {
         super::openbao::connection(&mut r, &ob.value, &mut desired);
     }
+    if let Some(inf) = &raw.infisical {
+        super::infisical::connection(&mut r, inf, &mut desired);
+    }
     if r.problems.is_empty() {
         Ok(desired)
     } else {
