@@ -51,7 +51,9 @@ async fn list_or_revoke(
                 if let Some(cs) = r.infisical.as_mut().filter(|cs| !cs.revoked) {
                     let Some(inf) = &session.infisical else {
                         return Err(usage(
-                            format!("{host}'s bootstrap holds an Infisical client secret, and the topology has no `infisical:` block to revoke it with"),
+                            format!(
+                                "{host}'s bootstrap holds an Infisical client secret, and the topology has no `infisical:` block to revoke it with"
+                            ),
                             "restore the infisical block (url, auth, organization) and run --revoke again",
                         ));
                     };

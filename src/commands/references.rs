@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use super::session::Session;
 use super::{CliError, usage};
 use crate::backends::Live;
+use crate::backends::SecretJson;
 use crate::backends::openbao::Table;
 use crate::model::{AttrValue, Desired, RefSource, ResourceId, VaultRef};
-use crate::sensitive::Sensitive;
-use crate::backends::SecretJson;
 use crate::plan::Observed;
+use crate::sensitive::Sensitive;
 
 impl Session {
     /// Reads every `vault:MOUNT/PATH#key` reference from OpenBao (KV, in the namespace of the
@@ -122,7 +122,10 @@ impl Session {
     async fn read_infisical(&self, r: &VaultRef) -> Result<Sensitive<SecretJson>, CliError> {
         let Some(inf) = &self.infisical else {
             return Err(usage(
-                format!("{}: infisical:{}/{} needs Infisical, and the topology has no `infisical:` block", r.at, r.path, r.key),
+                format!(
+                    "{}: infisical:{}/{} needs Infisical, and the topology has no `infisical:` block",
+                    r.at, r.path, r.key
+                ),
                 "add the infisical block (url, auth, organization), or write the value another way",
             ));
         };
@@ -135,9 +138,14 @@ impl Session {
             .await
             .map_err(|e| CliError::Infisical(Box::new(e)))?;
         match found {
-            Some(v) => Ok(Sensitive::new(SecretJson(serde_json::Value::String(v.expose().clone())))),
+            Some(v) => Ok(Sensitive::new(SecretJson(serde_json::Value::String(
+                v.expose().clone(),
+            )))),
             None => Err(usage(
-                format!("{}: infisical:{}/{}: there is no secret `{}` in project {project}, environment {env}, folder {path}", r.at, r.path, r.key, r.key),
+                format!(
+                    "{}: infisical:{}/{}: there is no secret `{}` in project {project}, environment {env}, folder {path}",
+                    r.at, r.path, r.key, r.key
+                ),
                 "create the secret first (it may be declared in this topology: apply it, then reference it), or fix the reference: infisical:PROJECT/ENV/PATH/NAME",
             )),
         }

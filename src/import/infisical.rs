@@ -22,7 +22,9 @@ use crate::model::{Backend, ResourceId};
 pub enum InfisicalImportError {
     #[error(transparent)]
     Backend(#[from] BackendError),
-    #[error("project `{0}` does not exist on this Infisical, or the tool's identity is not a member of it")]
+    #[error(
+        "project `{0}` does not exist on this Infisical, or the tool's identity is not a member of it"
+    )]
     NoProject(String),
     #[error("`{0}` is not a project slug (lowercase letters and digits joined by hyphens)")]
     BadSlug(String),
@@ -64,7 +66,11 @@ pub fn variable(env: &str, name: &str) -> String {
         .collect()
 }
 
-async fn list(registry: &Registry, kind: &str, scope: &str) -> Result<Vec<ResourceId>, BackendError> {
+async fn list(
+    registry: &Registry,
+    kind: &str,
+    scope: &str,
+) -> Result<Vec<ResourceId>, BackendError> {
     match registry.get(Backend::Infisical, kind) {
         Some(k) => k.list(scope, &[]).await,
         None => Ok(Vec::new()),
@@ -86,7 +92,9 @@ pub async fn import_infisical(
 ) -> Result<InfisicalImport, InfisicalImportError> {
     let is_slug = !slug.is_empty()
         && slug.split('-').all(|r| {
-            !r.is_empty() && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         });
     if !is_slug {
         return Err(InfisicalImportError::BadSlug(slug.to_owned()));
@@ -101,7 +109,10 @@ pub async fn import_infisical(
     let mut environments = Map::new();
     for id in list(registry, "environment", slug).await? {
         if let Some(live) = read(registry, &id).await? {
-            environments.insert(id.name.clone(), Value::Object(pick(&live, &["name", "position"])));
+            environments.insert(
+                id.name.clone(),
+                Value::Object(pick(&live, &["name", "position"])),
+            );
             report.objects += 1;
         }
     }
@@ -109,7 +120,10 @@ pub async fn import_infisical(
     let mut folders: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for id in list(registry, "folder", slug).await? {
         if let Some(env) = &id.mount {
-            folders.entry(env.clone()).or_default().push(json!(format!("/{}", id.name)));
+            folders
+                .entry(env.clone())
+                .or_default()
+                .push(json!(format!("/{}", id.name)));
             report.objects += 1;
         }
     }
@@ -182,7 +196,8 @@ pub async fn import_infisical(
         block.insert("identities".into(), Value::Object(identities));
     }
     let doc = json!({"version": 1, "infisical": block});
-    let yaml = serde_saphyr::to_string(&doc).map_err(|e| InfisicalImportError::Yaml(e.to_string()))?;
+    let yaml =
+        serde_saphyr::to_string(&doc).map_err(|e| InfisicalImportError::Yaml(e.to_string()))?;
     let dir = out.join("inventories");
     let fail = |path: &Path, e: std::io::Error| InfisicalImportError::Write {
         path: path.to_path_buf(),
@@ -202,6 +217,9 @@ pub async fn import_infisical(
 mod tests {
     #[test]
     fn variables_are_shell_names() {
-        assert_eq!(super::variable("prod", "app/db/PASS-word"), "IFS_PROD_APP_DB_PASS_WORD");
+        assert_eq!(
+            super::variable("prod", "app/db/PASS-word"),
+            "IFS_PROD_APP_DB_PASS_WORD"
+        );
     }
 }

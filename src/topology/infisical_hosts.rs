@@ -9,7 +9,8 @@
 
 use serde_json::Value;
 
-use super::infisical::{ORG, is_ip_or_cidr};
+use super::infisical::ORG;
+use super::infisical_identities::is_ip_or_cidr;
 use super::node::{Loc, Node, Raw};
 use super::raw::RawHost;
 use super::resolve::Resolver;

@@ -14,6 +14,7 @@ pub mod error;
 mod hosts;
 mod infisical;
 mod infisical_hosts;
+mod infisical_identities;
 mod keycloak;
 mod mounts;
 pub mod node;
