@@ -21,6 +21,7 @@ mod infisical_bench;
 mod infisical_bootstrap;
 mod infisical_common;
 mod infisical_import;
+mod infisical_refs;
 mod import_roundtrip;
 mod interrupts;
 mod keycloak;
