@@ -1,0 +1,410 @@
+//! The stored state of the Infisical double: organizations, identities, Universal Auth configs,
+//! client secrets, access tokens, projects, environments, memberships, folders and secrets
+//! (contract §13), plus the helpers every route needs (UUIDs, ISO timestamps, trusted-IP
+//! parsing as upstream's `lib/ip` does it). Rows are kept in insertion-ordered vectors, which is
+//! what the list routes answer in, like rows read back from Postgres by creation time.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use serde_json::{Value, json};
+
+use super::Config;
+
+pub fn uuid() -> String {
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 32 random bytes, hex-encoded, like upstream's client secrets (contract §6).
+pub fn random_hex32() -> String {
+    let b: [u8; 32] = rand::rng().random();
+    hex(&b)
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// ISO-8601 with milliseconds and `Z` (contract §1).
+pub fn iso(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Civil-from-days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// A parsed trusted-IP entry as upstream stores it: `{type, ipAddress, prefix?}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrustedIp {
+    pub v6: bool,
+    /// The address as sent (upstream's `extractIPDetails` splits the string, it does not mask it).
+    pub address: String,
+    pub prefix: Option<u8>,
+}
+
+impl TrustedIp {
+    pub fn parse(s: &str) -> Option<TrustedIp> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let ip: std::net::IpAddr = addr.parse().ok()?;
+        let max = if ip.is_ipv6() { 128 } else { 32 };
+        let prefix = match prefix {
+            None => None,
+            Some(p) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+                let n: u32 = p.parse().ok()?;
+                if n > max {
+                    return None;
+                }
+                Some(n as u8)
+            }
+            Some(_) => return None,
+        };
+        Some(TrustedIp {
+            v6: ip.is_ipv6(),
+            address: addr.to_owned(),
+            prefix,
+        })
+    }
+
+    pub fn json(&self) -> Value {
+        let mut v =
+            json!({"type": if self.v6 { "ipv6" } else { "ipv4" }, "ipAddress": self.address});
+        if let Some(p) = self.prefix {
+            v["prefix"] = json!(p);
+        }
+        v
+    }
+
+    /// Whether `ip` falls in this entry (a bare IP matches only itself).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let Ok(base) = self.address.parse::<std::net::IpAddr>() else {
+            return false;
+        };
+        let (a, b, bits) = match (base, ip) {
+            (std::net::IpAddr::V4(x), std::net::IpAddr::V4(y)) => {
+                (u128::from(u32::from(x)), u128::from(u32::from(y)), 32u32)
+            }
+            (std::net::IpAddr::V6(x), std::net::IpAddr::V6(y)) => {
+                (u128::from(x), u128::from(y), 128)
+            }
+            _ => return false,
+        };
+        let prefix = u32::from(self.prefix.unwrap_or(bits as u8));
+        if prefix == 0 {
+            return true;
+        }
+        let shift = bits - prefix;
+        (a >> shift) == (b >> shift)
+    }
+}
+
+pub fn default_trusted_ips() -> Vec<TrustedIp> {
+    ["0.0.0.0/0", "::/0"]
+        .iter()
+        .filter_map(|s| TrustedIp::parse(s))
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub ip_allowlisting: bool,
+    pub rbac: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub id: String,
+    /// The org membership id: the outer `id` of the get shape (contract §4).
+    pub membership_id: String,
+    pub name: String,
+    pub org_id: String,
+    pub role: String,
+    pub has_delete_protection: bool,
+    /// `(id, key, value)`.
+    pub metadata: Vec<(String, String, String)>,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ua {
+    pub id: String,
+    pub identity_id: String,
+    pub client_id: String,
+    pub access_token_ttl: i64,
+    pub access_token_max_ttl: i64,
+    pub access_token_num_uses_limit: i64,
+    pub access_token_period: i64,
+    pub client_secret_trusted_ips: Vec<TrustedIp>,
+    pub access_token_trusted_ips: Vec<TrustedIp>,
+    pub lockout_enabled: bool,
+    pub lockout_threshold: i64,
+    pub lockout_duration_seconds: i64,
+    pub lockout_counter_reset_seconds: i64,
+    /// Failed logins counted since `failures_since` (ms), and the lock's end (ms).
+    pub failures: i64,
+    pub failures_since: u64,
+    pub locked_until: u64,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientSecret {
+    pub id: String,
+    pub ua_id: String,
+    pub identity_id: String,
+    /// Plaintext: the double need not hash (contract §13); it never answers it after create.
+    pub secret: String,
+    pub description: String,
+    pub num_uses: i64,
+    pub num_uses_limit: i64,
+    pub ttl: i64,
+    pub revoked: bool,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub token: String,
+    pub identity_id: String,
+    /// `None` = no expiry (TTL 0).
+    pub expires_at: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub description: String,
+    pub slug: String,
+    pub kind: String,
+    pub auto_capitalization: bool,
+    pub has_delete_protection: bool,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Env {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub slug: String,
+    pub position: i64,
+    /// Soft-deleted (current servers without `hardDelete=true`): hidden everywhere.
+    pub deleted: bool,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct RoleEntry {
+    pub id: String,
+    pub role: String,
+    pub is_temporary: bool,
+    pub temporary_mode: Option<String>,
+    pub temporary_range: Option<String>,
+    pub temporary_start: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pub id: String,
+    pub project_id: String,
+    pub identity_id: String,
+    pub roles: Vec<RoleEntry>,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Folder {
+    pub id: String,
+    pub env_id: String,
+    /// `None` for the environment's root folder.
+    pub parent_id: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: i64,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Secret {
+    pub id: String,
+    pub folder_id: String,
+    pub key: String,
+    pub value: String,
+    pub comment: String,
+    pub kind: String,
+    pub skip_multiline_encoding: bool,
+    pub version: i64,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+/// A pending injected failure (`Infisical::fail_next`).
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub method: String,
+    pub path_prefix: String,
+    pub status: u16,
+    pub remaining: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub config: Config,
+    pub orgs: Vec<Org>,
+    pub identities: Vec<Identity>,
+    pub uas: Vec<Ua>,
+    pub client_secrets: Vec<ClientSecret>,
+    pub tokens: Vec<Token>,
+    pub projects: Vec<Project>,
+    pub envs: Vec<Env>,
+    pub memberships: Vec<Membership>,
+    pub folders: Vec<Folder>,
+    pub secrets: Vec<Secret>,
+    pub failures: Vec<Failure>,
+    pub requests: Vec<super::Recorded>,
+    pub next_req: u64,
+    /// `(org_id, client_id, client_secret)` of the main org's admin, then the other org's.
+    pub admins: Vec<(String, String, String)>,
+}
+
+impl State {
+    pub fn legacy(&self) -> bool {
+        self.config.legacy
+    }
+
+    pub fn org(&self, id: &str) -> Option<&Org> {
+        self.orgs.iter().find(|o| o.id == id)
+    }
+
+    pub fn identity(&self, id: &str) -> Option<&Identity> {
+        self.identities.iter().find(|i| i.id == id)
+    }
+
+    pub fn ua_of(&self, identity_id: &str) -> Option<&Ua> {
+        self.uas.iter().find(|u| u.identity_id == identity_id)
+    }
+
+    pub fn ua_locked(&self, identity_id: &str) -> bool {
+        !self.legacy()
+            && self
+                .ua_of(identity_id)
+                .is_some_and(|u| u.locked_until > now_ms())
+    }
+
+    pub fn membership(&self, project_id: &str, identity_id: &str) -> Option<&Membership> {
+        self.memberships
+            .iter()
+            .find(|m| m.project_id == project_id && m.identity_id == identity_id)
+    }
+
+    /// Live environments of a project, ordered by position (then creation, like `_id`).
+    pub fn envs_of(&self, project_id: &str) -> Vec<&Env> {
+        let mut v: Vec<&Env> = self
+            .envs
+            .iter()
+            .filter(|e| e.project_id == project_id && !e.deleted)
+            .collect();
+        v.sort_by_key(|e| e.position);
+        v
+    }
+
+    /// The root folder of an environment, created with the environment.
+    pub fn root_folder(&self, env_id: &str) -> Option<&Folder> {
+        self.folders
+            .iter()
+            .find(|f| f.env_id == env_id && f.parent_id.is_none())
+    }
+
+    pub fn new_folder(&mut self, env_id: &str, parent_id: Option<String>, name: &str) -> String {
+        let now = now_ms();
+        let id = uuid();
+        self.folders.push(Folder {
+            id: id.clone(),
+            env_id: env_id.to_owned(),
+            parent_id,
+            name: name.to_owned(),
+            description: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        });
+        id
+    }
+
+    /// Every folder under `folder_id` (itself included).
+    pub fn folder_subtree(&self, folder_id: &str) -> Vec<String> {
+        let mut out = vec![folder_id.to_owned()];
+        let mut i = 0;
+        while i < out.len() {
+            let cur = out[i].clone();
+            out.extend(
+                self.folders
+                    .iter()
+                    .filter(|f| f.parent_id.as_deref() == Some(cur.as_str()))
+                    .map(|f| f.id.clone()),
+            );
+            i += 1;
+        }
+        out
+    }
+
+    /// Removes an environment's folders and secrets.
+    pub fn drop_env_contents(&mut self, env_id: &str) {
+        let folders: Vec<String> = self
+            .folders
+            .iter()
+            .filter(|f| f.env_id == env_id)
+            .map(|f| f.id.clone())
+            .collect();
+        self.secrets.retain(|s| !folders.contains(&s.folder_id));
+        self.folders.retain(|f| f.env_id != env_id);
+    }
+}
