@@ -16,8 +16,11 @@
 
 mod access;
 mod errors;
+mod ip;
 mod routes_env;
+mod routes_folders;
 mod routes_identity;
+mod routes_login;
 mod routes_membership;
 mod routes_project;
 mod routes_secrets;
@@ -31,7 +34,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub use errors::Reply;
 use errors::{err, route_not_found};
-use state::{ClientSecret, Identity, Org, State, Ua, now_ms, random_hex32, uuid};
+use state::{State, now_ms};
 
 /// Switches of the double. Default: a current server, unlicensed (no IP allowlisting, no RBAC).
 #[derive(Clone, Copy, Debug, Default)]
@@ -121,15 +124,15 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
                 .ok()
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -274,71 +277,6 @@ fn injected(status: u16) -> Reply {
         // What a reverse proxy says when the backend is down: not Infisical's JSON.
         502..=504 => Reply { status, body: None },
         s => err(s, "InjectedFailure", "Injected failure"),
-    }
-}
-
-impl State {
-    /// An organization with one admin identity that has Universal Auth and one client secret
-    /// (no use limit, no TTL). Returns `(org_id, client_id, client_secret)`.
-    fn seed_org(&mut self, name: &str, config: Config) -> (String, String, String) {
-        let now = now_ms();
-        let org_id = uuid();
-        self.orgs.push(Org {
-            id: org_id.clone(),
-            name: name.to_owned(),
-            slug: format!("{name}-{}", &uuid()[..4]),
-            ip_allowlisting: config.ip_allowlisting,
-            rbac: config.rbac,
-        });
-        let identity_id = uuid();
-        self.identities.push(Identity {
-            id: identity_id.clone(),
-            membership_id: uuid(),
-            name: "aegisctl".into(),
-            org_id: org_id.clone(),
-            role: "admin".into(),
-            has_delete_protection: false,
-            metadata: Vec::new(),
-            created_at: now,
-            updated_at: now,
-        });
-        let ua_id = uuid();
-        let client_id = uuid();
-        self.uas.push(Ua {
-            id: ua_id.clone(),
-            identity_id: identity_id.clone(),
-            client_id: client_id.clone(),
-            access_token_ttl: 2_592_000,
-            access_token_max_ttl: 2_592_000,
-            access_token_num_uses_limit: 0,
-            access_token_period: 0,
-            client_secret_trusted_ips: state::default_trusted_ips(),
-            access_token_trusted_ips: state::default_trusted_ips(),
-            lockout_enabled: true,
-            lockout_threshold: 3,
-            lockout_duration_seconds: 300,
-            lockout_counter_reset_seconds: 30,
-            failures: 0,
-            failures_since: 0,
-            locked_until: 0,
-            created_at: now,
-            updated_at: now,
-        });
-        let secret = random_hex32();
-        self.client_secrets.push(ClientSecret {
-            id: uuid(),
-            ua_id,
-            identity_id,
-            secret: secret.clone(),
-            description: "aegisctl".into(),
-            num_uses: 0,
-            num_uses_limit: 0,
-            ttl: 0,
-            revoked: false,
-            created_at: now,
-            updated_at: now,
-        });
-        (org_id, client_id, secret)
     }
 }
 

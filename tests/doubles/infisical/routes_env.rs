@@ -89,22 +89,21 @@ fn env_index(st: &State, pid: &str, id: &str) -> Result<usize, Reply> {
         .ok_or_else(|| missing(pid, id))
 }
 
-fn check_body(
-    ctx: &Ctx,
-    legacy: bool,
-    create: bool,
-) -> Result<(Option<String>, Option<String>, Option<i64>), Reply> {
+/// `(name, slug, position)` of a create or update body.
+type EnvBody = (Option<String>, Option<String>, Option<i64>);
+
+fn check_body(ctx: &Ctx, legacy: bool, create: bool) -> Result<EnvBody, Reply> {
     let mut c = Check::new(&ctx.body, legacy);
     let (name, slug) = if create {
         (Some(c.str_req("name")), Some(c.str_req("slug")))
     } else {
         (c.str_opt("name"), c.str_opt("slug"))
     };
-    if let Some(s) = &slug {
-        if c.has("slug") {
-            c.str_len("slug", s, 1, 64);
-            c.slug("slug", s);
-        }
+    if let Some(s) = &slug
+        && c.has("slug")
+    {
+        c.str_len("slug", s, 1, 64);
+        c.slug("slug", s);
     }
     let position = c.int_opt("position", 1, i64::MAX);
     c.finish()?;
@@ -207,14 +206,13 @@ fn update(st: &mut State, ctx: &Ctx, pid: &str, id: &str, ws: bool) -> Res {
     let (name, slug, position) = check_body(ctx, st.legacy(), false)?;
     let p = by_id(st, &caller, pid, Need::Write, "edit", "Environments")?;
     let i = env_index(st, &p.id, id)?;
-    if let Some(s) = &slug {
-        if st
+    if let Some(s) = &slug
+        && st
             .envs
             .iter()
             .any(|e| e.project_id == p.id && e.id != id && &e.slug == s)
-        {
-            return Err(duplicate(true));
-        }
+    {
+        return Err(duplicate(true));
     }
     if let Some(to) = position {
         let from = st.envs[i].position;

@@ -304,14 +304,13 @@ fn update(st: &mut State, ctx: &Ctx, key: Key, e: Wrap) -> Res {
     let protect = c.bool_opt("hasDeleteProtection");
     c.finish()?;
     let p = find(st, ctx, key, Need::Admin, "edit")?;
-    if let Some(s) = &slug {
-        if st
+    if let Some(s) = &slug
+        && st
             .projects
             .iter()
             .any(|x| x.org_id == p.org_id && x.id != p.id && &x.slug == s)
-        {
-            return Err(duplicate_slug(st, s, true));
-        }
+    {
+        return Err(duplicate_slug(st, s, true));
     }
     let Some(x) = st.projects.iter_mut().find(|x| x.id == p.id) else {
         return Err(super::access::missing_by_id(st, &p.id));

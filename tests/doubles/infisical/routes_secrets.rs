@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::access::{Need, by_id};
 use super::errors::{Check, Reply, Res, bad_request, not_found};
-use super::state::{Env, Folder, Secret, State, iso, now_ms, uuid};
+use super::routes_folders as F;
+use super::state::{Env, Secret, State, iso, now_ms, uuid};
 use super::{Ctx, auth};
 
 pub fn handle(st: &mut State, ctx: &Ctx) -> Option<Res> {
@@ -24,11 +25,11 @@ pub fn handle(st: &mut State, ctx: &Ctx) -> Option<Res> {
         }
     };
     Some(match (m, segs.as_slice()) {
-        ("POST", [v @ ("v1" | "v2"), "folders"]) => folder_create(st, ctx, ws(v)),
-        ("GET", [v @ ("v1" | "v2"), "folders"]) => folder_list(st, ctx, ws(v)),
-        ("GET", ["v2", "folders", id]) => folder_get(st, ctx, id),
-        ("PATCH", [v @ ("v1" | "v2"), "folders", id]) => folder_update(st, ctx, ws(v), id),
-        ("DELETE", [v @ ("v1" | "v2"), "folders", id]) => folder_delete(st, ctx, ws(v), id),
+        ("POST", [v @ ("v1" | "v2"), "folders"]) => F::folder_create(st, ctx, ws(v)),
+        ("GET", [v @ ("v1" | "v2"), "folders"]) => F::folder_list(st, ctx, ws(v)),
+        ("GET", ["v2", "folders", id]) => F::folder_get(st, ctx, id),
+        ("PATCH", [v @ ("v1" | "v2"), "folders", id]) => F::folder_update(st, ctx, ws(v), id),
+        ("DELETE", [v @ ("v1" | "v2"), "folders", id]) => F::folder_delete(st, ctx, ws(v), id),
         ("GET", ["v3", "secrets", "raw"]) => secret_list(st, ctx),
         ("GET", ["v3", "secrets", "raw", name]) => secret_read(st, ctx, name),
         ("POST", ["v3", "secrets", "raw", name]) => secret_create(st, ctx, name),
@@ -38,26 +39,26 @@ pub fn handle(st: &mut State, ctx: &Ctx) -> Option<Res> {
     })
 }
 
-fn parts(path: &str) -> Vec<String> {
+pub fn parts(path: &str) -> Vec<String> {
     path.split('/')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
 }
 
-fn path_str(parts: &[String]) -> String {
+pub fn path_str(parts: &[String]) -> String {
     format!("/{}", parts.join("/"))
 }
 
 /// Where a folder or secret call points: project, environment and the path's segments.
-struct Place {
-    project_id: String,
-    env: Env,
-    path: Vec<String>,
+pub struct Place {
+    pub project_id: String,
+    pub env: Env,
+    pub path: Vec<String>,
 }
 
 /// Reads `{project key, environment, path key}` from the body or the query and checks access.
-fn place(
+pub fn place(
     st: &State,
     ctx: &Ctx,
     pkey: &str,
@@ -65,7 +66,6 @@ fn place(
     from_query: bool,
     need: Need,
     action: &str,
-    subject: &str,
 ) -> Result<Place, Reply> {
     let caller = auth(st, ctx)?;
     let mut c = if from_query {
@@ -77,7 +77,7 @@ fn place(
     let env = c.str_req("environment");
     let path = c.str_opt(path_key).unwrap_or_else(|| "/".into());
     c.finish()?;
-    let p = by_id(st, &caller, &pid, need, action, subject)?;
+    let p = by_id(st, &caller, &pid, need, action, "Secrets")?;
     let env = st
         .envs_of(&p.id)
         .into_iter()
@@ -110,7 +110,7 @@ fn resolve(st: &State, env_id: &str, path: &[String]) -> Option<String> {
     Some(cur)
 }
 
-fn resolve_or_404(st: &State, pl: &Place) -> Result<String, Reply> {
+pub fn resolve_or_404(st: &State, pl: &Place) -> Result<String, Reply> {
     resolve(st, &pl.env.id, &pl.path).ok_or_else(|| {
         // Upstream wording (unverified).
         not_found(format!(
@@ -119,201 +119,6 @@ fn resolve_or_404(st: &State, pl: &Place) -> Result<String, Reply> {
             pl.env.slug
         ))
     })
-}
-
-fn folder_json(f: &Folder) -> Value {
-    json!({
-        "id": f.id, "name": f.name, "envId": f.env_id, "parentId": f.parent_id,
-        "version": f.version, "isReserved": false, "description": f.description,
-        "createdAt": iso(f.created_at), "updatedAt": iso(f.updated_at),
-    })
-}
-
-fn valid_name(c: &mut Check, name: &str) {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-    {
-        c.custom(
-            "name",
-            "Folder name can only contain alphanumeric, dashes, and underscores",
-        );
-    }
-}
-
-fn exists(name: &str, path: &[String]) -> Reply {
-    bad_request(format!(
-        "Folder with name '{name}' already exists in path '{}'",
-        path_str(path)
-    ))
-}
-
-fn folder_create(st: &mut State, ctx: &Ctx, pkey: &str) -> Res {
-    let pl = place(
-        st,
-        ctx,
-        pkey,
-        "path",
-        false,
-        Need::Write,
-        "create",
-        "Secrets",
-    )?;
-    let mut c = Check::new(&ctx.body, st.legacy());
-    let name = c.str_req("name");
-    valid_name(&mut c, &name);
-    let description = c.str_opt("description");
-    c.finish()?;
-    let Some(mut cur) = st.root_folder(&pl.env.id).map(|f| f.id.clone()) else {
-        return Err(not_found("Root folder not found"));
-    };
-    for seg in &pl.path {
-        cur = match st
-            .folders
-            .iter()
-            .find(|f| f.parent_id.as_deref() == Some(cur.as_str()) && &f.name == seg)
-        {
-            Some(f) => f.id.clone(),
-            None => st.new_folder(&pl.env.id, Some(cur.clone()), seg),
-        };
-    }
-    if let Some(f) = st
-        .folders
-        .iter()
-        .find(|f| f.parent_id.as_deref() == Some(cur.as_str()) && f.name == name)
-    {
-        if st.legacy() {
-            return Ok(json!({ "folder": folder_json(f) }));
-        }
-        return Err(exists(&name, &pl.path));
-    }
-    let id = st.new_folder(&pl.env.id, Some(cur), &name);
-    let f = st
-        .folders
-        .iter_mut()
-        .find(|f| f.id == id)
-        .ok_or_else(|| not_found("Folder vanished"))?;
-    f.description = description;
-    Ok(json!({ "folder": folder_json(f) }))
-}
-
-fn folder_list(st: &mut State, ctx: &Ctx, pkey: &str) -> Res {
-    let pl = place(st, ctx, pkey, "path", true, Need::Read, "read", "Secrets")?;
-    let parent = resolve_or_404(st, &pl)?;
-    let items: Vec<Value> = st
-        .folders
-        .iter()
-        .filter(|f| f.parent_id.as_deref() == Some(parent.as_str()))
-        .map(folder_json)
-        .collect();
-    Ok(json!({ "folders": items }))
-}
-
-/// The path of a folder, from the root.
-fn folder_path(st: &State, f: &Folder) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = Some(f.clone());
-    while let Some(x) = cur {
-        if x.parent_id.is_none() {
-            break;
-        }
-        out.push(x.name.clone());
-        cur = st
-            .folders
-            .iter()
-            .find(|p| Some(&p.id) == x.parent_id.as_ref())
-            .cloned();
-    }
-    out.reverse();
-    out
-}
-
-fn folder_get(st: &mut State, ctx: &Ctx, id: &str) -> Res {
-    let caller = auth(st, ctx)?;
-    // Contract silent on the wording; other-project folders read as unknown.
-    let missing = || not_found(format!("Folder with ID '{id}' not found"));
-    let f = st
-        .folders
-        .iter()
-        .find(|f| f.id == id && f.parent_id.is_some())
-        .cloned()
-        .ok_or_else(missing)?;
-    let env = st
-        .envs
-        .iter()
-        .find(|e| e.id == f.env_id && !e.deleted)
-        .cloned()
-        .ok_or_else(missing)?;
-    by_id(st, &caller, &env.project_id, Need::Read, "read", "Secrets").map_err(|_| missing())?;
-    let mut v = folder_json(&f);
-    v["environment"] = json!({"envId": env.id, "envName": env.name, "envSlug": env.slug});
-    v["path"] = json!(path_str(&folder_path(st, &f)));
-    v["projectId"] = json!(env.project_id);
-    Ok(json!({ "folder": v }))
-}
-
-fn folder_update(st: &mut State, ctx: &Ctx, pkey: &str, id: &str) -> Res {
-    let pl = place(st, ctx, pkey, "path", false, Need::Write, "edit", "Secrets")?;
-    let mut c = Check::new(&ctx.body, st.legacy());
-    let name = c.str_req("name");
-    valid_name(&mut c, &name);
-    let description = c.str_opt("description");
-    c.finish()?;
-    let parent = resolve_or_404(st, &pl)?;
-    let Some(i) = st
-        .folders
-        .iter()
-        .position(|f| f.id == id && f.parent_id.as_deref() == Some(parent.as_str()))
-    else {
-        return Err(not_found(format!("Folder with ID '{id}' not found")));
-    };
-    if st
-        .folders
-        .iter()
-        .any(|f| f.id != id && f.parent_id.as_deref() == Some(parent.as_str()) && f.name == name)
-    {
-        return Err(exists(&name, &pl.path));
-    }
-    let f = &mut st.folders[i];
-    f.name = name;
-    if description.is_some() {
-        f.description = description;
-    }
-    f.version += 1;
-    f.updated_at = now_ms();
-    Ok(json!({ "folder": folder_json(f) }))
-}
-
-fn folder_delete(st: &mut State, ctx: &Ctx, pkey: &str, id_or_name: &str) -> Res {
-    let pl = place(
-        st,
-        ctx,
-        pkey,
-        "path",
-        false,
-        Need::Write,
-        "delete",
-        "Secrets",
-    )?;
-    let parent = resolve_or_404(st, &pl)?;
-    let Some(f) = st
-        .folders
-        .iter()
-        .find(|f| {
-            f.parent_id.as_deref() == Some(parent.as_str())
-                && (f.id == id_or_name || f.name == id_or_name)
-        })
-        .cloned()
-    else {
-        return Err(not_found(format!(
-            "Folder with ID '{id_or_name}' not found"
-        )));
-    };
-    let tree = st.folder_subtree(&f.id);
-    st.secrets.retain(|s| !tree.contains(&s.folder_id));
-    st.folders.retain(|x| !tree.contains(&x.id));
-    Ok(json!({ "folder": folder_json(&f) }))
 }
 
 fn secret_json(s: &Secret, pl: &Place) -> Value {
@@ -350,7 +155,6 @@ fn secret_list(st: &mut State, ctx: &Ctx) -> Res {
         true,
         Need::Read,
         "read",
-        "Secrets",
     )?;
     let folder = resolve_or_404(st, &pl)?;
     let items: Vec<Value> = st
@@ -371,7 +175,6 @@ fn secret_read(st: &mut State, ctx: &Ctx, name: &str) -> Res {
         true,
         Need::Read,
         "read",
-        "Secrets",
     )?;
     let mut c = Check::query(&ctx.query, st.legacy());
     let kind = secret_type(&mut c);
@@ -390,7 +193,6 @@ fn secret_create(st: &mut State, ctx: &Ctx, name: &str) -> Res {
         false,
         Need::Write,
         "create",
-        "Secrets",
     )?;
     let mut c = Check::new(&ctx.body, st.legacy());
     let value = c.str_req("secretValue");
@@ -429,7 +231,6 @@ fn secret_update(st: &mut State, ctx: &Ctx, name: &str) -> Res {
         false,
         Need::Write,
         "edit",
-        "Secrets",
     )?;
     let mut c = Check::new(&ctx.body, st.legacy());
     let value = c.str_opt("secretValue");
@@ -440,10 +241,11 @@ fn secret_update(st: &mut State, ctx: &Ctx, name: &str) -> Res {
     c.finish()?;
     let folder = resolve_or_404(st, &pl)?;
     let i = find_secret(st, &folder, name, &kind)?;
-    if let Some(n) = &new_name {
-        if n != name && find_secret(st, &folder, n, &kind).is_ok() {
-            return Err(bad_request("Secret already exist"));
-        }
+    if let Some(n) = &new_name
+        && n != name
+        && find_secret(st, &folder, n, &kind).is_ok()
+    {
+        return Err(bad_request("Secret already exist"));
     }
     let s = &mut st.secrets[i];
     if let Some(v) = value {
@@ -472,7 +274,6 @@ fn secret_delete(st: &mut State, ctx: &Ctx, name: &str) -> Res {
         false,
         Need::Write,
         "delete",
-        "Secrets",
     )?;
     let mut c = Check::new(&ctx.body, st.legacy());
     let kind = secret_type(&mut c);

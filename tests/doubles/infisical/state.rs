@@ -7,9 +7,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
-use serde_json::{Value, json};
 
 use super::Config;
+use super::ip::{TrustedIp, default_trusted_ips};
 
 pub fn uuid() -> String {
     let mut b: [u8; 16] = rand::rng().random();
@@ -65,80 +65,6 @@ pub fn iso(ms: u64) -> String {
         rem % 60,
         ms % 1000
     )
-}
-
-/// A parsed trusted-IP entry as upstream stores it: `{type, ipAddress, prefix?}`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrustedIp {
-    pub v6: bool,
-    /// The address as sent (upstream's `extractIPDetails` splits the string, it does not mask it).
-    pub address: String,
-    pub prefix: Option<u8>,
-}
-
-impl TrustedIp {
-    pub fn parse(s: &str) -> Option<TrustedIp> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let ip: std::net::IpAddr = addr.parse().ok()?;
-        let max = if ip.is_ipv6() { 128 } else { 32 };
-        let prefix = match prefix {
-            None => None,
-            Some(p) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
-                let n: u32 = p.parse().ok()?;
-                if n > max {
-                    return None;
-                }
-                Some(n as u8)
-            }
-            Some(_) => return None,
-        };
-        Some(TrustedIp {
-            v6: ip.is_ipv6(),
-            address: addr.to_owned(),
-            prefix,
-        })
-    }
-
-    pub fn json(&self) -> Value {
-        let mut v =
-            json!({"type": if self.v6 { "ipv6" } else { "ipv4" }, "ipAddress": self.address});
-        if let Some(p) = self.prefix {
-            v["prefix"] = json!(p);
-        }
-        v
-    }
-
-    /// Whether `ip` falls in this entry (a bare IP matches only itself).
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        let Ok(base) = self.address.parse::<std::net::IpAddr>() else {
-            return false;
-        };
-        let (a, b, bits) = match (base, ip) {
-            (std::net::IpAddr::V4(x), std::net::IpAddr::V4(y)) => {
-                (u128::from(u32::from(x)), u128::from(u32::from(y)), 32u32)
-            }
-            (std::net::IpAddr::V6(x), std::net::IpAddr::V6(y)) => {
-                (u128::from(x), u128::from(y), 128)
-            }
-            _ => return false,
-        };
-        let prefix = u32::from(self.prefix.unwrap_or(bits as u8));
-        if prefix == 0 {
-            return true;
-        }
-        let shift = bits - prefix;
-        (a >> shift) == (b >> shift)
-    }
-}
-
-pub fn default_trusted_ips() -> Vec<TrustedIp> {
-    ["0.0.0.0/0", "::/0"]
-        .iter()
-        .filter_map(|s| TrustedIp::parse(s))
-        .collect()
 }
 
 #[derive(Clone, Debug)]
@@ -406,5 +332,70 @@ impl State {
             .collect();
         self.secrets.retain(|s| !folders.contains(&s.folder_id));
         self.folders.retain(|f| f.env_id != env_id);
+    }
+}
+
+impl State {
+    /// An organization with one admin identity that has Universal Auth and one client secret
+    /// (no use limit, no TTL). Returns `(org_id, client_id, client_secret)`.
+    pub fn seed_org(&mut self, name: &str, config: Config) -> (String, String, String) {
+        let now = now_ms();
+        let org_id = uuid();
+        self.orgs.push(Org {
+            id: org_id.clone(),
+            name: name.to_owned(),
+            slug: format!("{name}-{}", &uuid()[..4]),
+            ip_allowlisting: config.ip_allowlisting,
+            rbac: config.rbac,
+        });
+        let identity_id = uuid();
+        self.identities.push(Identity {
+            id: identity_id.clone(),
+            membership_id: uuid(),
+            name: "aegisctl".into(),
+            org_id: org_id.clone(),
+            role: "admin".into(),
+            has_delete_protection: false,
+            metadata: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        });
+        let ua_id = uuid();
+        let client_id = uuid();
+        self.uas.push(Ua {
+            id: ua_id.clone(),
+            identity_id: identity_id.clone(),
+            client_id: client_id.clone(),
+            access_token_ttl: 2_592_000,
+            access_token_max_ttl: 2_592_000,
+            access_token_num_uses_limit: 0,
+            access_token_period: 0,
+            client_secret_trusted_ips: default_trusted_ips(),
+            access_token_trusted_ips: default_trusted_ips(),
+            lockout_enabled: true,
+            lockout_threshold: 3,
+            lockout_duration_seconds: 300,
+            lockout_counter_reset_seconds: 30,
+            failures: 0,
+            failures_since: 0,
+            locked_until: 0,
+            created_at: now,
+            updated_at: now,
+        });
+        let secret = random_hex32();
+        self.client_secrets.push(ClientSecret {
+            id: uuid(),
+            ua_id,
+            identity_id,
+            secret: secret.clone(),
+            description: "aegisctl".into(),
+            num_uses: 0,
+            num_uses_limit: 0,
+            ttl: 0,
+            revoked: false,
+            created_at: now,
+            updated_at: now,
+        });
+        (org_id, client_id, secret)
     }
 }
