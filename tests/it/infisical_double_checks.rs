@@ -878,6 +878,19 @@ fn environments_slug_duplicates_and_positions() {
             "NotFound",
             &format!("Environment with id '{qa_id}' in project with ID '{pid}' not found"),
         );
+        // A soft delete hides the environment but keeps its slug taken (the double's choice).
+        let stg = api.ok("GET", &format!("{base}/slug/staging"), None).await["environment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        api.ok("DELETE", &format!("{base}/{stg}"), None).await;
+        assert_eq!(api.get(&format!("{base}/slug/staging")).await.0, 404);
+        let (s, _) = api
+            .post(&base, json!({"name": "S", "slug": "staging"}))
+            .await;
+        assert_eq!(s, 400, "a soft-deleted slug stays reserved");
+        api.ok("POST", &format!("{base}/{stg}/restore"), None).await;
+        assert_eq!(pos("staging").await, json!(4));
         let ws = api
             .ok(
                 "POST",
@@ -1112,5 +1125,126 @@ fn fail_next_and_recording() {
             [503, 429, 200]
         );
         assert_eq!(r[0].path, "/api/v1/projects");
+    });
+}
+
+#[test]
+fn client_secret_and_token_expiry() {
+    run(async {
+        let d = Infisical::start(Config::default()).await;
+        let api = admin(&d).await;
+        let (id, cid) = identity_with_ua(&api, &d, "exp").await;
+        let ua = format!("/api/v1/auth/universal-auth/identities/{id}");
+        api.ok(
+            "PATCH",
+            &ua,
+            Some(json!({"accessTokenTTL": 1, "accessTokenMaxTTL": 1})),
+        )
+        .await;
+        let short = new_secret(&api, &id, json!({"ttl": 1})).await;
+        let long = new_secret(&api, &id, json!({})).await;
+        let (s, t) = login(&d, &cid, long["clientSecret"].as_str().unwrap()).await;
+        assert_eq!((s, &t["expiresIn"]), (200, &json!(1)));
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        is_err(
+            &login(&d, &cid, short["clientSecret"].as_str().unwrap()).await,
+            401,
+            "UnauthorizedError",
+            "Access denied due to expired client secret",
+        );
+        let sid = short["clientSecretData"]["id"].as_str().unwrap();
+        let got = api
+            .ok("GET", &format!("{ua}/client-secrets/{sid}"), None)
+            .await;
+        assert_eq!(got["clientSecretData"]["isClientSecretRevoked"], true);
+        let expired = Api::new(&d, Some(t["accessToken"].as_str().unwrap().into()));
+        is_err(
+            &expired.get("/api/v1/projects").await,
+            403,
+            "TokenError",
+            "Your token has expired. Please re-authenticate.",
+        );
+    });
+}
+
+#[test]
+fn non_admin_identities_cannot_manage() {
+    run(async {
+        let d = Infisical::start(Config::default()).await;
+        let api = admin(&d).await;
+        let (id, cid) = identity_with_ua(&api, &d, "member").await;
+        let s = new_secret(&api, &id, json!({})).await;
+        let (_, t) = login(&d, &cid, s["clientSecret"].as_str().unwrap()).await;
+        let member = Api::new(&d, Some(t["accessToken"].as_str().unwrap().into()));
+        is_err(
+            &member
+                .post(
+                    "/api/v1/identities",
+                    json!({"name": "x", "organizationId": d.org_id()}),
+                )
+                .await,
+            403,
+            "PermissionDenied",
+            "You are not allowed to create on Identity",
+        );
+        let (s, v) = member
+            .post(
+                "/api/v1/projects",
+                json!({"projectName": "x", "slug": "xx-xx"}),
+            )
+            .await;
+        assert_eq!((s, &v["error"]), (403, &json!("PermissionDenied")));
+        assert_eq!(
+            member.ok("GET", "/api/v1/projects", None).await,
+            json!({"projects": []})
+        );
+    });
+}
+
+#[test]
+fn malformed_input_gets_4xx_never_a_crash() {
+    run(async {
+        let d = Infisical::start(Config::default()).await;
+        let api = admin(&d).await;
+        let p = project(&api, "junk-1", true).await;
+        let pid = p["id"].as_str().unwrap();
+        let (iid, _) = identity_with_ua(&api, &d, "junk").await;
+        let paths = [
+            "/api/v1/auth/universal-auth/login".to_owned(),
+            "/api/v1/identities".to_owned(),
+            format!("/api/v1/identities/{iid}"),
+            format!("/api/v1/auth/universal-auth/identities/{iid}"),
+            format!("/api/v1/auth/universal-auth/identities/{iid}/client-secrets"),
+            "/api/v1/projects".to_owned(),
+            format!("/api/v1/projects/{pid}"),
+            format!("/api/v1/projects/{pid}/environments"),
+            format!("/api/v1/projects/{pid}/environments/%ZZ"),
+            format!("/api/v1/projects/{pid}/memberships/identities/{iid}"),
+            "/api/v2/folders".to_owned(),
+            "/api/v3/secrets/raw/K%C3%A9%".to_owned(),
+        ];
+        let bodies = [
+            json!([]),
+            json!("x"),
+            json!(null),
+            json!({"roles": 5, "name": 1, "slug": "", "position": -1, "clientSecretTrustedIps": [{}], "ttl": 1.5}),
+            json!({"roles": [{"role": "admin", "isTemporary": true}], "accessTokenTTL": 99999999999u64}),
+        ];
+        for path in &paths {
+            for method in ["POST", "PATCH"] {
+                for b in &bodies {
+                    let (s, v) = api.call(method, path, Some(b.clone())).await;
+                    assert!((200..500).contains(&s), "{method} {path} {b}: {s} {v}");
+                }
+            }
+        }
+        let raw = reqwest::Client::new()
+            .post(format!("{}/api/v1/projects", d.url()))
+            .header("Content-Type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.status().as_u16(), 400);
     });
 }

@@ -1,8 +1,8 @@
 //! The stored state of the Infisical double: organizations, identities, Universal Auth configs,
 //! client secrets, access tokens, projects, environments, memberships, folders and secrets
-//! (contract §13), plus the helpers every route needs (UUIDs, ISO timestamps, trusted-IP
-//! parsing as upstream's `lib/ip` does it). Rows are kept in insertion-ordered vectors, which is
-//! what the list routes answer in, like rows read back from Postgres by creation time.
+//! (contract §13), the seeding of an organization with its admin identity, and the helpers
+//! every route needs (UUIDs, ISO timestamps). Rows are kept in insertion-ordered vectors, which
+//! is what the list routes answer in, like rows read back from Postgres by creation time.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
