@@ -60,3 +60,7 @@ mod safety_util;
 mod schema;
 mod transport;
 mod walking_skeleton;
+
+#[path = "../doubles/infisical/mod.rs"]
+pub mod infisical_double;
+mod infisical_double_checks;
