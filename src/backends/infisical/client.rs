@@ -1,5 +1,5 @@
 //! A thin Infisical API client on the shared HTTP layer: one Universal Auth login per run,
-//! bodies as `serde_json::Value`, every path in one place (`routes` below), and errors that name
+//! bodies as `serde_json::Value`, every path in one place (`routes.rs`), and errors that name
 //! the address, method, path, status and Infisical's own words — never the client secret, the
 //! access token or a secret value the request carried.
 //!
@@ -21,6 +21,7 @@ use zeroize::Zeroize;
 
 pub use super::error::InfisicalError;
 use super::message::server_message;
+use super::routes;
 use crate::backends::body::{Body, scrub};
 use crate::backends::http::{self, Answer, Retry};
 use crate::backends::path::ApiPath;
@@ -31,58 +32,6 @@ const MAX_SKEW: Duration = Duration::from_secs(30);
 
 /// Every API path the tool uses, built from route literals and data (names are percent-encoded
 /// segments, never formatted into the URL).
-pub mod routes {
-    use crate::backends::path::ApiPath;
-
-    pub fn login() -> ApiPath {
-        ApiPath::route("v1/auth/universal-auth/login")
-    }
-    pub fn identities(org: &str) -> ApiPath {
-        ApiPath::route("v1/identities").query("orgId", org)
-    }
-    pub fn identity(id: &str) -> ApiPath {
-        ApiPath::route("v1/identities").name(id)
-    }
-    pub fn universal_auth(identity_id: &str) -> ApiPath {
-        ApiPath::route("v1/auth/universal-auth/identities").name(identity_id)
-    }
-    pub fn client_secrets(identity_id: &str) -> ApiPath {
-        universal_auth(identity_id).lit("client-secrets")
-    }
-    pub fn projects() -> ApiPath {
-        ApiPath::route("v1/projects")
-    }
-    pub fn project(id: &str) -> ApiPath {
-        projects().name(id)
-    }
-    pub fn project_by_slug(slug: &str) -> ApiPath {
-        projects().lit("slug").name(slug)
-    }
-    pub fn environments(project_id: &str) -> ApiPath {
-        project(project_id).lit("environments")
-    }
-    pub fn environment(project_id: &str, env_id: &str) -> ApiPath {
-        environments(project_id).name(env_id)
-    }
-    pub fn memberships(project_id: &str) -> ApiPath {
-        project(project_id).lit("memberships/identities")
-    }
-    pub fn membership(project_id: &str, identity_id: &str) -> ApiPath {
-        memberships(project_id).name(identity_id)
-    }
-    pub fn folders() -> ApiPath {
-        ApiPath::route("v2/folders")
-    }
-    pub fn folder(id: &str) -> ApiPath {
-        folders().name(id)
-    }
-    pub fn secrets() -> ApiPath {
-        ApiPath::route("v3/secrets/raw")
-    }
-    pub fn secret(name: &str) -> ApiPath {
-        secrets().name(name)
-    }
-}
 
 /// A connection to one Infisical server with one Universal Auth login. Cheap to clone; clones
 /// share the token and the retry budget.
@@ -405,7 +354,7 @@ impl InfisicalClient {
         })
     }
 
-    fn unreadable(&self, method: &str, path: &ApiPath, reason: &str) -> InfisicalError {
+    pub(super) fn unreadable(&self, method: &str, path: &ApiPath, reason: &str) -> InfisicalError {
         InfisicalError::Decode {
             address: self.inner.address.clone(),
             method: method.into(),
@@ -413,161 +362,6 @@ impl InfisicalClient {
             reason: reason.into(),
         }
     }
-
-    /// Every org identity (the list answer's items, in the get shape), in one request.
-    pub async fn list_identities(&self) -> Result<Vec<Value>, InfisicalError> {
-        let path = routes::identities(&self.inner.organization);
-        let mut v = self.call(Method::GET, &path, None, Retry::Safe).await?;
-        match v.get_mut("identities").map(Value::take) {
-            Some(Value::Array(items)) => Ok(items),
-            _ => Err(self.unreadable("GET", &path, "the answer has no `identities` list")),
-        }
-    }
-
-    /// The id of the org identity named `name` (error if none or more than one).
-    pub async fn identity_id(&self, name: &str) -> Result<String, InfisicalError> {
-        let all = self.list_identities().await?;
-        let ids: Vec<String> = all
-            .iter()
-            .filter(|i| identity_name(i) == Some(name))
-            .filter_map(|i| identity_id_of(i).map(str::to_owned))
-            .collect();
-        match ids.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(InfisicalError::Refused(format!(
-                "Infisical at {} has no machine identity named `{name}` in organization {}",
-                self.inner.address, self.inner.organization
-            ))),
-            many => Err(InfisicalError::Ambiguous {
-                name: name.to_owned(),
-                count: many.len(),
-            }),
-        }
-    }
-
-    /// The identity's UA config as JSON (None when UA is absent: 404 or the 400 "does not have
-    /// universal auth").
-    pub async fn universal_auth(&self, identity_id: &str) -> Result<Option<Value>, InfisicalError> {
-        let path = routes::universal_auth(identity_id);
-        Ok(self.get(&path).await?.map(|mut v| {
-            v.get_mut("identityUniversalAuth")
-                .map(Value::take)
-                .unwrap_or(v)
-        }))
-    }
-
-    /// PATCH the UA config with `body` (already in API field names).
-    pub async fn update_universal_auth(
-        &self,
-        identity_id: &str,
-        body: Value,
-    ) -> Result<Value, InfisicalError> {
-        let path = routes::universal_auth(identity_id);
-        let mut v = self
-            .call(Method::PATCH, &path, Some(&Body::new(body)), Retry::Safe)
-            .await?;
-        Ok(v.get_mut("identityUniversalAuth")
-            .map(Value::take)
-            .unwrap_or(v))
-    }
-
-    /// Creates a client secret: returns (plaintext, client secret id). Sent with
-    /// [`Retry::OnlyIfUnsent`]: a secret must not be minted twice.
-    pub async fn create_client_secret(
-        &self,
-        identity_id: &str,
-        ttl_seconds: u64,
-        num_uses_limit: u64,
-        description: &str,
-    ) -> Result<(Sensitive<String>, String), InfisicalError> {
-        let path = routes::client_secrets(identity_id);
-        let body = Body::new(json!({
-            "ttl": ttl_seconds, "numUsesLimit": num_uses_limit, "description": description
-        }));
-        let mut v = self
-            .call(Method::POST, &path, Some(&body), Retry::OnlyIfUnsent)
-            .await?;
-        let secret = match v.get_mut("clientSecret").map(Value::take) {
-            Some(Value::String(s)) if !s.is_empty() => Sensitive::new(s),
-            _ => return Err(self.unreadable("POST", &path, "the answer has no `clientSecret`")),
-        };
-        let id = v
-            .pointer("/clientSecretData/id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                self.unreadable("POST", &path, "the answer has no `clientSecretData.id`")
-            })?;
-        Ok((secret, id))
-    }
-
-    /// Revokes a client secret (idempotent on the server).
-    pub async fn revoke_client_secret(
-        &self,
-        identity_id: &str,
-        client_secret_id: &str,
-    ) -> Result<(), InfisicalError> {
-        let path = routes::client_secrets(identity_id)
-            .name(client_secret_id)
-            .lit("revoke");
-        self.call(Method::POST, &path, None, Retry::Safe)
-            .await
-            .map(|_| ())
-    }
-
-    /// The project's id by slug; `None` when absent.
-    pub async fn project_id(&self, slug: &str) -> Result<Option<String>, InfisicalError> {
-        let v = self.get(&routes::project_by_slug(slug)).await?;
-        Ok(v.as_ref()
-            .map(|v| v.get("project").unwrap_or(v))
-            .and_then(|p| p.get("id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned))
-    }
-
-    /// Reads a secret's value (for `infisical:PROJECT/ENV/PATH/NAME` references): None when
-    /// absent (the project, environment, folder or secret).
-    pub async fn secret_value(
-        &self,
-        project_slug: &str,
-        env: &str,
-        path: &str,
-        name: &str,
-    ) -> Result<Option<Sensitive<String>>, InfisicalError> {
-        let Some(project_id) = self.project_id(project_slug).await? else {
-            return Ok(None);
-        };
-        let folder = format!("/{}", path.trim_matches('/'));
-        let p = routes::secret(name)
-            .query("workspaceId", &project_id)
-            .query("environment", env)
-            .query("secretPath", &folder);
-        let Some(mut v) = self.get(&p).await? else {
-            return Ok(None);
-        };
-        // Moved, not copied: the one copy lives on in the wrapper, zeroized on drop.
-        let value = match v.pointer_mut("/secret/secretValue").map(Value::take) {
-            Some(Value::String(s)) => Some(Sensitive::new(s)),
-            _ => None,
-        };
-        crate::backends::SecretJson(v).zeroize();
-        Ok(value)
-    }
-}
-
-/// An identity list item's name (get shape: `identity.name`; a bare row: `name`).
-pub fn identity_name(item: &Value) -> Option<&str> {
-    item.pointer("/identity/name")
-        .or_else(|| item.get("name"))
-        .and_then(Value::as_str)
-}
-
-/// An identity list item's identity id (not the org-membership id in the outer `id`).
-pub fn identity_id_of(item: &Value) -> Option<&str> {
-    item.get("identityId")
-        .or_else(|| item.pointer("/identity/id"))
-        .or_else(|| item.get("id"))
-        .and_then(Value::as_str)
 }
 
 /// Reads a login answer. Errors name the missing field, never a value.

@@ -7,11 +7,13 @@
 //! The server behaviour it is written against is `contracts/infisical-api.md` (current
 //! generation; its §12 legacy rows where the tool must tolerate them).
 
+pub mod calls;
 pub mod client;
 pub mod error;
 pub mod ips;
 pub mod kinds;
 mod message;
+pub mod routes;
 
 pub use client::InfisicalClient;
 pub use error::InfisicalError;

@@ -18,7 +18,7 @@ use super::lookup::Project;
 use super::{Infisical, ORG_SCOPE, absent_ok, project_of, rid, wire};
 use crate::backends::body::Body;
 use crate::backends::http::Retry;
-use crate::backends::infisical::client::routes;
+use crate::backends::infisical::routes;
 use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};

@@ -17,7 +17,7 @@ use super::lookup::Place;
 use super::{Infisical, ORG_SCOPE, absent_ok, api_path, rid, split_last, wire};
 use crate::backends::body::Body;
 use crate::backends::http::Retry;
-use crate::backends::infisical::client::routes;
+use crate::backends::infisical::routes;
 use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{DesiredResource, ResourceId};

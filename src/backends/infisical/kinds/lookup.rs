@@ -13,7 +13,8 @@ use serde_json::Value;
 use zeroize::Zeroize;
 
 use crate::backends::SecretJson;
-use crate::backends::infisical::client::{identity_id_of, identity_name, routes};
+use crate::backends::infisical::calls::{identity_id_of, identity_name};
+use crate::backends::infisical::routes;
 use crate::backends::infisical::{InfisicalClient, InfisicalError};
 use crate::backends::keycloak::redact::digest;
 

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::{Infisical, ORG_SCOPE, absent_ok, rid, wire};
 use crate::backends::body::Body;
 use crate::backends::http::Retry;
-use crate::backends::infisical::client::routes;
+use crate::backends::infisical::routes;
 use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made};
 use crate::model::{Backend, DesiredResource, ResourceId};

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 use super::{Infisical, ORG_SCOPE, absent_ok, rid, wire};
 use crate::backends::body::Body;
 use crate::backends::http::Retry;
-use crate::backends::infisical::client::routes;
 use crate::backends::infisical::ips;
+use crate::backends::infisical::routes;
 use crate::backends::spec::{self, KindSpec};
 use crate::backends::{BackendError, Kind, Live, Made, SecretJson};
 use crate::model::{Backend, DesiredResource, ResourceId};
@@ -291,10 +291,10 @@ impl Kind for UniversalAuth {
             .iter()
             .filter(|i| super::lookup::has_universal_auth(i))
             .filter(|i| {
-                let id = crate::backends::infisical::client::identity_id_of(i);
+                let id = crate::backends::infisical::calls::identity_id_of(i);
                 id.is_some() && id != own.as_deref()
             })
-            .filter_map(crate::backends::infisical::client::identity_name)
+            .filter_map(crate::backends::infisical::calls::identity_name)
             .collect();
         Ok(names
             .into_iter()
