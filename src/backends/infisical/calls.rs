@@ -17,7 +17,7 @@ use crate::sensitive::Sensitive;
 impl InfisicalClient {
     /// Every org identity (the list answer's items, in the get shape), in one request.
     pub async fn list_identities(&self) -> Result<Vec<Value>, InfisicalError> {
-        let path = routes::identities(&self.organization());
+        let path = routes::identities(self.organization());
         let mut v = self.call(Method::GET, &path, None, Retry::Safe).await?;
         match v.get_mut("identities").map(Value::take) {
             Some(Value::Array(items)) => Ok(items),

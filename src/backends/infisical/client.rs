@@ -30,9 +30,6 @@ use crate::sensitive::Sensitive;
 /// A token is renewed this long before it expires at most (half its life for short ones).
 const MAX_SKEW: Duration = Duration::from_secs(30);
 
-/// Every API path the tool uses, built from route literals and data (names are percent-encoded
-/// segments, never formatted into the URL).
-
 /// A connection to one Infisical server with one Universal Auth login. Cheap to clone; clones
 /// share the token and the retry budget.
 #[derive(Clone)]
