@@ -119,7 +119,12 @@ impl InfisicalClient {
 
     /// The project's id by slug; `None` when absent.
     pub async fn project_id(&self, slug: &str) -> Result<Option<String>, InfisicalError> {
-        let v = self.get(&routes::project_by_slug(slug)).await?;
+        let v = self
+            .get_project(
+                &routes::project_by_slug(slug),
+                &routes::legacy::project(slug),
+            )
+            .await?;
         Ok(v.as_ref()
             .map(|v| v.get("project").unwrap_or(v))
             .and_then(|p| p.get("id"))

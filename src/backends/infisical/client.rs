@@ -11,8 +11,14 @@
 //! and renewed once more when a call answers 401 or 403 `TokenError` (then that call is sent once
 //! again). A login Infisical refuses stays refused for the run: Universal Auth locks an identity
 //! out after three failed logins, so retrying a wrong secret per request would lock it.
+//!
+//! Servers from before about late 2024 have no `/api/v1/projects` routes. The first project
+//! route answered with Fastify's route-not-found switches the client to the deprecated workspace
+//! routes ([`InfisicalClient::call_project`]); other missing routes are
+//! [`InfisicalError::NoRoute`], which asks for an upgrade.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -46,6 +52,9 @@ struct Inner {
     health: http::Health,
     /// Held across a login, so that concurrent callers wanting a token wait for one login.
     token: tokio::sync::Mutex<Slot>,
+    /// The server has no `/api/v1/projects` routes: projects, environments and memberships go
+    /// through the deprecated workspace routes.
+    legacy: AtomicBool,
 }
 
 #[derive(Default)]
@@ -110,6 +119,7 @@ impl InfisicalClient {
                 organization: organization.to_owned(),
                 health: http::Health::new(budget),
                 token: tokio::sync::Mutex::new(Slot::default()),
+                legacy: AtomicBool::new(false),
             }),
         })
     }
@@ -290,6 +300,56 @@ impl InfisicalClient {
             message,
             retried: answer.attempts > 1,
         })
+    }
+
+    /// Whether this server has shown it predates `/api/v1/projects` (see [`Self::call_project`]).
+    pub fn legacy(&self) -> bool {
+        self.inner.legacy.load(Ordering::Relaxed)
+    }
+
+    /// Marks the server as one without `/api/v1/projects` routes.
+    pub fn set_legacy(&self) {
+        if !self.inner.legacy.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                address = %self.inner.address,
+                "this Infisical server has no /api/v1/projects routes: using the deprecated workspace routes"
+            );
+        }
+    }
+
+    /// A call on a project route: `current`, or `legacy` once the server has answered a current
+    /// route with Fastify's route-not-found (then this call is sent again on `legacy`).
+    pub async fn call_project(
+        &self,
+        method: Method,
+        current: &ApiPath,
+        legacy: &ApiPath,
+        body: Option<&Body>,
+        retry: Retry,
+    ) -> Result<Value, InfisicalError> {
+        if !self.legacy() {
+            match self.call(method.clone(), current, body, retry).await {
+                Err(InfisicalError::NoRoute { .. }) => self.set_legacy(),
+                other => return other,
+            }
+        }
+        self.call(method, legacy, body, retry).await
+    }
+
+    /// [`Self::call_project`] for a GET; `None` when the object is absent.
+    pub async fn get_project(
+        &self,
+        current: &ApiPath,
+        legacy: &ApiPath,
+    ) -> Result<Option<Value>, InfisicalError> {
+        match self
+            .call_project(Method::GET, current, legacy, None, Retry::Safe)
+            .await
+        {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_absent() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// GET; `None` when the server says the object is not there ([`InfisicalError::is_absent`]).

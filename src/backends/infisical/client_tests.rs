@@ -241,6 +241,11 @@ async fn no_secret_reaches_an_error() {
     assert!(!debug.contains("canary"), "{debug}");
 }
 
+fn no_route(route: &str) -> ResponseTemplate {
+    ResponseTemplate::new(404).set_body_json(json!({
+        "message": format!("Route {route} not found"), "error": "Not Found", "statusCode": 404}))
+}
+
 #[tokio::test]
 async fn a_missing_route_says_the_server_is_too_old() {
     let server = MockServer::start().await;
@@ -249,19 +254,62 @@ async fn a_missing_route_says_the_server_is_too_old() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/api/v1/projects/slug/homelab-apps"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
-            "message": "Route GET:/api/v1/projects/slug/homelab-apps not found",
-            "error": "Not Found", "statusCode": 404})))
+        .and(path("/api/v1/identities"))
+        .respond_with(no_route("GET:/api/v1/identities"))
         .mount(&server)
         .await;
     let e = inf(&server)
-        .project_id("homelab-apps")
+        .identity_id("agent")
         .await
         .expect_err("no route");
     assert!(matches!(e, InfisicalError::NoRoute { .. }), "{e}");
     assert!(e.to_string().contains("predates /api/v1/projects"), "{e}");
     assert!(e.help_text().unwrap_or_default().contains("upgrade"));
+}
+
+#[tokio::test]
+async fn project_routes_fall_back_to_the_workspace_routes() {
+    let server = MockServer::start().await;
+    login()
+        .respond_with(token(TOKEN_A, 3600))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/projects/slug/homelab-apps"))
+        .respond_with(no_route("GET:/api/v1/projects/slug/homelab-apps"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/workspace/homelab-apps"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "p1", "slug": "homelab-apps"})),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/workspace/other-project"))
+        .respond_with(error(
+            500,
+            "Failed to find project by slug",
+            json!("Something went wrong"),
+        ))
+        .mount(&server)
+        .await;
+    let c = inf(&server);
+    assert!(!c.legacy());
+    assert_eq!(
+        c.project_id("homelab-apps").await.expect("p"),
+        Some("p1".into())
+    );
+    assert!(c.legacy());
+    // Once known, the current route is not asked again.
+    assert_eq!(
+        c.project_id("homelab-apps").await.expect("p"),
+        Some("p1".into())
+    );
+    assert_eq!(c.project_id("other-project").await.expect("absent"), None);
 }
 
 #[tokio::test]

@@ -52,3 +52,32 @@ pub fn secrets() -> ApiPath {
 pub fn secret(name: &str) -> ApiPath {
     secrets().name(name)
 }
+
+/// The deprecated workspace routes of servers that predate `/api/v1/projects` (contract §7, §9,
+/// §12): projects by slug, environments and memberships under the workspace.
+pub mod legacy {
+    use crate::backends::path::ApiPath;
+
+    pub fn projects() -> ApiPath {
+        ApiPath::route("v2/workspace")
+    }
+    pub fn project(slug: &str) -> ApiPath {
+        projects().name(slug)
+    }
+    pub fn environments(project_id: &str) -> ApiPath {
+        ApiPath::route("v1/workspace")
+            .name(project_id)
+            .lit("environments")
+    }
+    pub fn environment(project_id: &str, env_id: &str) -> ApiPath {
+        environments(project_id).name(env_id)
+    }
+    pub fn memberships(project_id: &str) -> ApiPath {
+        ApiPath::route("v2/workspace")
+            .name(project_id)
+            .lit("identity-memberships")
+    }
+    pub fn membership(project_id: &str, identity_id: &str) -> ApiPath {
+        memberships(project_id).name(identity_id)
+    }
+}

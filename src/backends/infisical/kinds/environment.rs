@@ -158,9 +158,10 @@ impl Kind for Environment {
         let r = self
             .inf
             .client
-            .call(
+            .call_project(
                 Method::POST,
                 &routes::environments(&p.id),
+                &routes::legacy::environments(&p.id),
                 Some(&Body::new(body)),
                 Retry::Safe,
             )
@@ -219,9 +220,10 @@ impl Kind for Environment {
         let r = self
             .inf
             .client
-            .call(
+            .call_project(
                 Method::PATCH,
                 &routes::environment(&p.id, &env_id),
+                &routes::legacy::environment(&p.id, &env_id),
                 Some(&Body::new(Value::Object(body))),
                 Retry::Safe,
             )
@@ -243,11 +245,16 @@ impl Kind for Environment {
         else {
             return Ok(());
         };
-        let path = routes::environment(&p.id, &env_id).query("hardDelete", "true");
         let r = self
             .inf
             .client
-            .call(Method::DELETE, &path, None, Retry::Safe)
+            .call_project(
+                Method::DELETE,
+                &routes::environment(&p.id, &env_id).query("hardDelete", "true"),
+                &routes::legacy::environment(&p.id, &env_id),
+                None,
+                Retry::Safe,
+            )
             .await;
         self.inf.lookup.forget_project(slug);
         absent_ok(r)

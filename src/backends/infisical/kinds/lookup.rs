@@ -108,14 +108,26 @@ impl Lookup {
         if self.with(|s| s.listed) {
             return Ok(self.with(|s| s.projects.values().flatten().cloned().collect()));
         }
-        let mut v = c
+        // A server without /api/v1/projects has no project list for identities: reads go one
+        // by one, by slug.
+        if c.legacy() {
+            return Ok(Vec::new());
+        }
+        let mut v = match c
             .call(
                 reqwest::Method::GET,
                 &routes::projects(),
                 None,
                 crate::backends::http::Retry::Safe,
             )
-            .await?;
+            .await
+        {
+            Err(InfisicalError::NoRoute { .. }) => {
+                c.set_legacy();
+                return Ok(Vec::new());
+            }
+            other => other?,
+        };
         let key = if v.get("projects").is_some() {
             "projects"
         } else {
@@ -148,7 +160,10 @@ impl Lookup {
             return Ok(known);
         }
         let found = c
-            .get(&routes::project_by_slug(slug))
+            .get_project(
+                &routes::project_by_slug(slug),
+                &routes::legacy::project(slug),
+            )
             .await?
             .and_then(Project::from);
         self.with(|s| s.projects.insert(slug.to_owned(), found.clone()));

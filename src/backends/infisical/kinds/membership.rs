@@ -65,9 +65,10 @@ impl Membership {
     ) -> Result<(), crate::backends::infisical::InfisicalError> {
         self.inf
             .client
-            .call(
+            .call_project(
                 method,
                 &routes::membership(pid, iid),
+                &routes::legacy::membership(pid, iid),
                 Some(&Body::new(body_of(res))),
                 Retry::Safe,
             )
@@ -162,7 +163,15 @@ impl Kind for Membership {
         let Some((pid, iid)) = self.ids(id).await? else {
             return Ok(None);
         };
-        let Some(mut v) = self.inf.client.get(&routes::membership(&pid, &iid)).await? else {
+        let Some(mut v) = self
+            .inf
+            .client
+            .get_project(
+                &routes::membership(&pid, &iid),
+                &routes::legacy::membership(&pid, &iid),
+            )
+            .await?
+        else {
             return Ok(None);
         };
         let m = v
@@ -221,9 +230,10 @@ impl Kind for Membership {
         let r = self
             .inf
             .client
-            .call(
+            .call_project(
                 Method::DELETE,
                 &routes::membership(&pid, &iid),
+                &routes::legacy::membership(&pid, &iid),
                 None,
                 Retry::Safe,
             )
@@ -243,7 +253,15 @@ impl Kind for Membership {
             return Ok(Vec::new());
         };
         let own = self.inf.lookup.own_identity(&self.inf.client).await?;
-        let Some(v) = self.inf.client.get(&routes::memberships(&p.id)).await? else {
+        let Some(v) = self
+            .inf
+            .client
+            .get_project(
+                &routes::memberships(&p.id),
+                &routes::legacy::memberships(&p.id),
+            )
+            .await?
+        else {
             return Ok(Vec::new());
         };
         let items = v

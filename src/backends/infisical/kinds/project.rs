@@ -78,9 +78,10 @@ impl ProjectKind {
         self.inf.lookup.forget_project(&res.id.name);
         self.inf
             .client
-            .call(
+            .call_project(
                 Method::PATCH,
                 &routes::project(project_id),
+                &routes::legacy::project(&res.id.name),
                 Some(&Body::new(Value::Object(body))),
                 Retry::Safe,
             )
@@ -156,9 +157,10 @@ impl Kind for ProjectKind {
         let created = self
             .inf
             .client
-            .call(
+            .call_project(
                 Method::POST,
                 &routes::projects(),
+                &routes::legacy::projects(),
                 Some(&Body::new(body)),
                 Retry::Safe,
             )
@@ -211,7 +213,13 @@ impl Kind for ProjectKind {
         let r = self
             .inf
             .client
-            .call(Method::DELETE, &routes::project(&p.id), None, Retry::Safe)
+            .call_project(
+                Method::DELETE,
+                &routes::project(&p.id),
+                &routes::legacy::project(&id.name),
+                None,
+                Retry::Safe,
+            )
             .await;
         self.inf.lookup.forget_project(&id.name);
         absent_ok(r)
