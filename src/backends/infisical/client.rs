@@ -22,19 +22,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use zeroize::Zeroize;
 
 pub use super::error::InfisicalError;
+use super::login::{Credentials, Token, login};
 use super::message::server_message;
-use super::routes;
 use crate::backends::body::{Body, scrub};
 use crate::backends::http::{self, Answer, Retry};
 use crate::backends::path::ApiPath;
 use crate::sensitive::Sensitive;
-
-/// A token is renewed this long before it expires at most (half its life for short ones).
-const MAX_SKEW: Duration = Duration::from_secs(30);
 
 /// A connection to one Infisical server with one Universal Auth login. Cheap to clone; clones
 /// share the token and the retry budget.
@@ -66,15 +63,6 @@ struct Slot {
     refused: Option<String>,
 }
 
-struct Token {
-    access: Sensitive<String>,
-    /// Renew from this instant on; `None` for a token that does not expire (TTL 0).
-    renew_at: Option<Instant>,
-    /// Which token of the run this is: a caller whose request this token failed asks for a
-    /// newer one, so that concurrent callers hitting the same 401 log in once.
-    generation: u64,
-}
-
 impl std::fmt::Debug for InfisicalClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InfisicalClient")
@@ -83,11 +71,6 @@ impl std::fmt::Debug for InfisicalClient {
             .field("organization", &self.inner.organization)
             .finish_non_exhaustive()
     }
-}
-
-/// When a token that lives `life` from `start` should be renewed.
-fn renew_point(start: Instant, life: Duration) -> Instant {
-    start + life - MAX_SKEW.min(life / 2)
 }
 
 impl InfisicalClient {
@@ -162,7 +145,15 @@ impl InfisicalClient {
         {
             return Ok((t.access.clone(), t.generation));
         }
-        let mut token = match self.login().await {
+        let i = &self.inner;
+        let credentials = Credentials {
+            http: &i.http,
+            address: &i.address,
+            client_id: &i.client_id,
+            client_secret: &i.client_secret,
+            health: &i.health,
+        };
+        let mut token = match login(&credentials).await {
             Ok(t) => t,
             Err(e) => {
                 if let InfisicalError::Login { reason, .. } = &e {
@@ -176,75 +167,6 @@ impl InfisicalClient {
         let out = (token.access.clone(), token.generation);
         slot.token = Some(token);
         Ok(out)
-    }
-
-    /// One Universal Auth login. A refusal (bad or unknown credentials, an expired or used-up
-    /// secret, trusted IPs, lockout) is [`InfisicalError::Login`].
-    async fn login(&self) -> Result<Token, InfisicalError> {
-        let i = &self.inner;
-        let path = routes::login();
-        let encoded = path.encoded().map_err(InfisicalError::Refused)?;
-        let url = format!("{}/api/{encoded}", i.address);
-        let body =
-            json!({"clientId": i.client_id, "clientSecret": i.client_secret.expose()}).to_string();
-        tracing::debug!("infisical universal auth login");
-        let started = Instant::now();
-        let make = || {
-            i.http
-                .post(&url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone())
-        };
-        // A login sent twice costs one more use of the secret, which is harmless for the tool's
-        // own secret (a use-limited secret is for hosts): safe to retry.
-        let answer = http::send(make, Retry::Safe, &i.health)
-            .await
-            .map_err(|e| InfisicalError::from_send(&i.address, &Method::POST, path.as_str(), e));
-        let mut body = body;
-        body.zeroize();
-        let answer = answer?;
-        let secrets = [i.client_secret.clone()];
-        if answer.status == 200 {
-            return parse_login(answer.text, started).map_err(|reason| InfisicalError::Decode {
-                address: i.address.clone(),
-                method: "POST".into(),
-                path: path.as_str().to_owned(),
-                reason,
-            });
-        }
-        let said = server_message(&answer.text);
-        let message = scrub(&said.message, &secrets);
-        let reason = match answer.status {
-            401 if said.error == "ValidationFailure" => {
-                format!("Infisical rejected the login body: {message}")
-            }
-            401 if message.to_ascii_lowercase().contains("locked") => {
-                format!("the tool's identity is locked out after failed logins ({message})")
-            }
-            401 | 404 => format!(
-                "client id `{}` is unknown or its secret was refused, expired or used up ({message})",
-                i.client_id
-            ),
-            403 => format!(
-                "the login was refused from this address: check the client secret's trusted IPs ({message})"
-            ),
-            422 => format!("Infisical rejected the login body: {message}"),
-            status => {
-                return Err(InfisicalError::Status {
-                    address: i.address.clone(),
-                    method: "POST".into(),
-                    path: path.as_str().to_owned(),
-                    status,
-                    error: said.error,
-                    message,
-                    retried: answer.attempts > 1,
-                });
-            }
-        };
-        Err(InfisicalError::Login {
-            address: i.address.clone(),
-            reason,
-        })
     }
 
     /// The one request function everything goes through: JSON in, JSON out (`Null` for an
@@ -419,23 +341,6 @@ impl InfisicalClient {
             reason: reason.into(),
         }
     }
-}
-
-/// Reads a login answer. Errors name the missing field, never a value.
-fn parse_login(mut text: String, started: Instant) -> Result<Token, String> {
-    let parsed: Result<Value, _> = serde_json::from_str(&text);
-    text.zeroize();
-    let mut v = parsed.map_err(|_| "the login answer is not JSON".to_owned())?;
-    let access = match v.get_mut("accessToken").map(Value::take) {
-        Some(Value::String(s)) if !s.is_empty() => Sensitive::new(s),
-        _ => return Err("the login answer has no accessToken".into()),
-    };
-    let life = v.get("expiresIn").and_then(Value::as_u64).unwrap_or(0);
-    Ok(Token {
-        access,
-        renew_at: (life > 0).then(|| renew_point(started, Duration::from_secs(life))),
-        generation: 0,
-    })
 }
 
 #[cfg(test)]

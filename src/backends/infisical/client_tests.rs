@@ -10,6 +10,7 @@ use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
+use crate::backends::infisical::login::parse_login;
 
 const SECRET: &str = "canary-client-secret";
 const TOKEN_A: &str = "canary-token-a";

@@ -12,6 +12,7 @@ pub mod client;
 pub mod error;
 pub mod ips;
 pub mod kinds;
+mod login;
 mod message;
 pub mod routes;
 
