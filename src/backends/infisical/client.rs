@@ -184,7 +184,7 @@ impl InfisicalClient {
         tracing::debug!(method = %method, path = shown, "infisical request");
         let (mut token, generation) = self.bearer(None).await?;
         let mut answer = self.send(&method, &url, shown, body, &token, retry).await?;
-        if answer.status == 401 || (answer.status == 403 && answer.text.contains("TokenError")) {
+        if token_refused(&answer) {
             // Expired early or revoked: log in again once and send this once more.
             tracing::debug!(method = %method, path = shown, "access token refused; logging in again");
             let earlier = answer.attempts;
@@ -340,6 +340,17 @@ impl InfisicalClient {
             path: path.as_str().to_owned(),
             reason: reason.into(),
         }
+    }
+}
+
+/// Whether an answer refuses the access token (401, or 403 `TokenError`), rather than the
+/// request: legacy servers answer a validation failure with 401 too, which a new token would
+/// not change.
+fn token_refused(answer: &Answer) -> bool {
+    match answer.status {
+        401 => server_message(&answer.text).error != "ValidationFailure",
+        403 => server_message(&answer.text).error == "TokenError",
+        _ => false,
     }
 }
 

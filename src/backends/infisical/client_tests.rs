@@ -386,3 +386,33 @@ fn a_login_answer_is_never_quoted() {
     let ok = parse_login(r#"{"accessToken":"canary-t","expiresIn":60}"#.into(), t0).expect("token");
     assert_eq!(ok.renew_at, Some(t0 + Duration::from_secs(30)));
 }
+
+#[tokio::test]
+async fn a_legacy_401_validation_failure_is_not_a_token_problem() {
+    let server = MockServer::start().await;
+    login()
+        .respond_with(token(TOKEN_A, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/api/v1/auth/universal-auth/identities/i1"))
+        .respond_with(error(
+            401,
+            "ValidationFailure",
+            json!([{"code": "too_big", "message": "Number must be less than or equal to 30", "path": ["lockoutThreshold"]}]),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let e = inf(&server)
+        .update_universal_auth("i1", json!({"lockoutThreshold": 99}))
+        .await
+        .expect_err("invalid");
+    assert!(e.is_validation(), "{e}");
+    let help = e.help_text().unwrap_or_default();
+    assert!(
+        help.contains("Infisical rejected the request body: lockoutThreshold: Number must be"),
+        "{help}"
+    );
+}
