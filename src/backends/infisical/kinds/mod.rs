@@ -222,3 +222,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "kinds_tests.rs"]
+mod kinds_tests;
