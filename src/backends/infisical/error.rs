@@ -167,9 +167,22 @@ impl InfisicalError {
 
     /// Whether this is a validation failure (422, or `ValidationFailure` whatever the status:
     /// legacy servers answer it with 401).
+    /// Also the business-rule refusals that are about the body's values (contract §5: a TTL
+    /// above the max TTL is 400 on some builds and 422 on others; an IP that does not parse).
     pub fn is_validation(&self) -> bool {
-        matches!(self, InfisicalError::Status { status: 422, .. })
-            || matches!(self, InfisicalError::Status { error, .. } if error == "ValidationFailure")
+        match self {
+            InfisicalError::Status { status: 422, .. } => true,
+            InfisicalError::Status { error, .. } if error == "ValidationFailure" => true,
+            InfisicalError::Status {
+                status: 400,
+                message,
+                ..
+            } => {
+                message.contains("cannot be greater than")
+                    || message.contains("is not a valid IPv4, IPv6, or CIDR")
+            }
+            _ => false,
+        }
     }
 
     /// Whether this is the licence refusal of IP allowlisting.
@@ -341,6 +354,15 @@ mod tests {
         assert!(dup.is_duplicate() && dup.may_have_landed());
         assert!(status(500, "Create", "Something went wrong", false).is_duplicate());
         assert!(!status(400, "BadRequest", "Secret already exist", false).may_have_landed());
+        assert!(
+            status(
+                400,
+                "BadRequest",
+                "Access token TTL cannot be greater than max TTL",
+                false
+            )
+            .is_validation()
+        );
         assert!(
             status(404, "NotFound", "x", false)
                 .help_text()

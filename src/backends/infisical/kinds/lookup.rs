@@ -91,6 +91,9 @@ struct State {
 #[derive(Default)]
 pub struct Lookup {
     state: Mutex<State>,
+    /// Held while a listing that must happen once per run is read, so that concurrent first
+    /// reads wait for one request instead of each sending their own.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl Lookup {
@@ -105,8 +108,13 @@ impl Lookup {
 
     /// Lists every project once (the tool's memberships) and remembers them by slug.
     pub async fn list_projects(&self, c: &InfisicalClient) -> Result<Vec<Project>, InfisicalError> {
+        let cached = || self.with(|s| s.projects.values().flatten().cloned().collect());
         if self.with(|s| s.listed) {
-            return Ok(self.with(|s| s.projects.values().flatten().cloned().collect()));
+            return Ok(cached());
+        }
+        let _once = self.loading.lock().await;
+        if self.with(|s| s.listed) {
+            return Ok(cached());
         }
         // A server without /api/v1/projects has no project list for identities: reads go one
         // by one, by slug.
@@ -177,6 +185,10 @@ impl Lookup {
 
     /// The org's identities (list items in the get shape), listed once until forgotten.
     pub async fn identities(&self, c: &InfisicalClient) -> Result<Vec<Value>, InfisicalError> {
+        if let Some(all) = self.with(|s| s.identities.clone()) {
+            return Ok(all);
+        }
+        let _once = self.loading.lock().await;
         if let Some(all) = self.with(|s| s.identities.clone()) {
             return Ok(all);
         }
@@ -293,7 +305,10 @@ impl Lookup {
         let p = routes::secrets()
             .query("workspaceId", pid)
             .query("environment", env)
-            .query("secretPath", path);
+            .query("secretPath", path)
+            // The stored text, not what `${...}` references expand to: that is what a declared
+            // value compares with.
+            .query("expandSecretReferences", "false");
         let mut listed = BTreeMap::new();
         if let Some(mut v) = c.get(&p).await? {
             if let Some(Value::Array(items)) = v.get_mut("secrets") {
