@@ -5,6 +5,7 @@
 use thiserror::Error;
 
 use super::BaoError;
+use super::infisical::InfisicalError;
 use super::keycloak::KeycloakError;
 
 #[derive(Debug, Error)]
@@ -13,6 +14,8 @@ pub enum BackendError {
     OpenBao(Box<BaoError>),
     #[error(transparent)]
     Keycloak(Box<KeycloakError>),
+    #[error(transparent)]
+    Infisical(Box<InfisicalError>),
     /// Refused by aegisctl itself before or instead of a request (a guard, an unknown kind).
     #[error("{0}")]
     Refused(String),
@@ -33,12 +36,22 @@ impl From<KeycloakError> for BackendError {
     }
 }
 
+impl From<InfisicalError> for BackendError {
+    fn from(e: InfisicalError) -> Self {
+        match e {
+            InfisicalError::Refused(m) => BackendError::Refused(m),
+            other => BackendError::Infisical(Box::new(other)),
+        }
+    }
+}
+
 impl BackendError {
     /// The HTTP status the server answered, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             BackendError::OpenBao(e) => e.status(),
             BackendError::Keycloak(e) => e.status(),
+            BackendError::Infisical(e) => e.status(),
             BackendError::Refused(_) => None,
         }
     }
@@ -48,6 +61,7 @@ impl BackendError {
         match self {
             BackendError::OpenBao(e) => e.may_have_landed(),
             BackendError::Keycloak(e) => e.may_have_landed(),
+            BackendError::Infisical(e) => e.may_have_landed(),
             BackendError::Refused(_) => false,
         }
     }
@@ -57,6 +71,7 @@ impl BackendError {
         match self {
             BackendError::OpenBao(e) => e.is_unreachable(),
             BackendError::Keycloak(e) => e.is_unreachable(),
+            BackendError::Infisical(e) => e.is_unreachable(),
             BackendError::Refused(_) => false,
         }
     }
@@ -67,6 +82,7 @@ impl miette::Diagnostic for BackendError {
         match self {
             BackendError::OpenBao(e) => e.help(),
             BackendError::Keycloak(e) => e.help(),
+            BackendError::Infisical(e) => e.help(),
             BackendError::Refused(_) => None,
         }
     }

@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod http;
+pub mod infisical;
 pub mod keycloak;
 pub mod live;
 pub mod openbao;

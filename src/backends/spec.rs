@@ -81,6 +81,25 @@ pub const fn keycloak(
     }
 }
 
+/// An Infisical kind declared in the topology's `block`, inside a `parent`, with `secret`
+/// fields and fields holding `durations` (the file may write `1h`, the server answers seconds):
+/// Infisical's lists are sets.
+pub const fn infisical(
+    block: &'static str,
+    parent: Option<&'static str>,
+    secret: &'static [&'static str],
+    durations: &'static [&'static str],
+) -> KindSpec {
+    KindSpec {
+        block,
+        parent,
+        secret: Fields::Named(secret),
+        write_only: Fields::None,
+        ordered: Fields::None,
+        durations: Fields::Named(durations),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,10 @@ pub enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Keycloak(Box<crate::backends::keycloak::KeycloakError>),
+    /// Infisical's errors, with their own help.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Infisical(Box<crate::backends::infisical::InfisicalError>),
     #[error(transparent)]
     #[diagnostic(help(
         "nothing further was changed; what was done is recorded as far as OpenBao allowed — check OpenBao, then run again"
@@ -78,6 +82,7 @@ impl From<BackendError> for CliError {
         match e {
             BackendError::OpenBao(b) => CliError::Bao(b),
             BackendError::Keycloak(k) => CliError::Keycloak(k),
+            BackendError::Infisical(i) => CliError::Infisical(i),
             BackendError::Refused(m) => CliError::Bao(Box::new(BaoError::Refused(m))),
         }
     }

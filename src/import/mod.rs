@@ -52,6 +52,9 @@ impl From<crate::backends::BackendError> for ImportError {
             crate::backends::BackendError::Keycloak(k) => {
                 ImportError::Bao(Box::new(BaoError::Refused(k.to_string())))
             }
+            crate::backends::BackendError::Infisical(i) => {
+                ImportError::Bao(Box::new(BaoError::Refused(i.to_string())))
+            }
             crate::backends::BackendError::Refused(m) => {
                 ImportError::Bao(Box::new(BaoError::Refused(m)))
             }
