@@ -20,35 +20,19 @@ const FROM_VAULT: &str = "ifs-vault-canary-0e4a";
 const SOPS_VALUE: &str = "CANARY-7f3a9c-do-not-leak";
 const OUT_OF_BAND: &str = "ifs-oob-canary-77d1";
 
-fn topology(with_dev: bool, with_token_secret: bool) -> String {
-    let sops = crate::harness::repo().join("tests/fixtures/sops/secrets.enc.yaml");
-    let dev = if with_dev {
-        "        dev: { name: Development, position: 1 }\n"
-    } else {
-        ""
-    };
-    let token = if with_token_secret {
-        format!("            TOKEN: {LITERAL}\n")
-    } else {
-        String::new()
-    };
-    format!(
-        "{HEAD}  projects:
-    homelab-apps:
-      description: Apps of the homelab
-      environments:
-{dev}        prod: {{ name: Production, position: 2 }}
-      folders:
-        prod: [/empty]
-      secrets:
-        prod:
-          /:
-            ANTHROPIC_API_KEY: env:IFS_TEST_KEY
-            FROM_SOPS: sops:{sops}#/canary
-{token}          /app/db:
-            PASSWORD: file:password.txt
-            FROM_VAULT: vault:secret/ifs#value
-  identities:
+/// The whole topology, or (`full` false) without the environment `dev`, the secret TOKEN, the
+/// folder `/empty` and the identity (with its Universal Auth and membership).
+fn topology(full: bool) -> String {
+    let sops = crate::harness::repo()
+        .join("tests/fixtures/sops/secrets.enc.yaml")
+        .display()
+        .to_string();
+    let (dev, folders, token, identities) = if full {
+        (
+            "        dev: { name: Development, position: 1 }\n",
+            "      folders:\n        prod: [/empty]\n",
+            format!("            TOKEN: {LITERAL}\n"),
+            "  identities:
     agent-runner:
       role: no-access
       universal_auth:
@@ -58,10 +42,26 @@ fn topology(with_dev: bool, with_token_secret: bool) -> String {
         access_token_trusted_ips: [0.0.0.0/0, ::/0]
       projects:
         homelab-apps: viewer
-openbao:
-  secrets:
-    secret: {{ type: kv-v2 }}
-"
+",
+        )
+    } else {
+        ("", "", String::new(), "")
+    };
+    format!(
+        "{HEAD}  projects:
+    homelab-apps:
+      description: Apps of the homelab
+      environments:
+{dev}        prod: {{ name: Production, position: 2 }}
+{folders}      secrets:
+        prod:
+          /:
+            ANTHROPIC_API_KEY: env:IFS_TEST_KEY
+            FROM_SOPS: sops:{sops}#/canary
+{token}          /app/db:
+            PASSWORD: file:password.txt
+            FROM_VAULT: vault:secret/ifs#value
+{identities}"
     )
 }
 
@@ -71,9 +71,13 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
         ip_allowlisting: true,
         ..Config::default()
     });
-    let file = env.topology("apply", &topology(true, true));
-    std::fs::write(file.with_file_name("password.txt"), format!("{FROM_FILE}\n")).unwrap();
-    env.bao.bao_ok(&["secrets", "enable", "-path=secret", "kv-v2"]);
+    let file = env.topology("apply", &topology(true));
+    std::fs::write(
+        file.with_file_name("password.txt"),
+        format!("{FROM_FILE}\n"),
+    )
+    .unwrap();
+    // The dev server's `secret/` (kv-v2) holds the `vault:` input.
     env.bao
         .bao_ok(&["kv", "put", "secret/ifs", &format!("value={FROM_VAULT}")]);
     let key = crate::harness::repo().join("tests/fixtures/sops/test-key.txt");
@@ -81,11 +85,21 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
         ("IFS_TEST_KEY", FROM_ENV),
         ("SOPS_AGE_KEY_FILE", key.to_str().unwrap()),
     ];
-    let canaries = [LITERAL, FROM_ENV, FROM_FILE, FROM_VAULT, SOPS_VALUE, OUT_OF_BAND];
+    let canaries = [
+        LITERAL,
+        FROM_ENV,
+        FROM_FILE,
+        FROM_VAULT,
+        SOPS_VALUE,
+        OUT_OF_BAND,
+    ];
     let ctl = |args: &[&str]| {
         let run = env.ctl_with(&vars, args);
         for c in canaries {
-            assert!(!run.all().contains(c), "{c} in the output of {args:?}:\n{run}");
+            assert!(
+                !run.all().contains(c),
+                "{c} in the output of {args:?}:\n{run}"
+            );
         }
         run
     };
@@ -118,7 +132,7 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
     let again = ctl(&["plan", "--detailed-exitcode", f]);
     assert_eq!(again.code, Some(0), "{again}");
     assert!(again.stdout.contains("No changes."), "{again}");
-    let json = ctl(&["--json", "drift", f]);
+    let json = ctl(&["drift", "--json", f]);
     assert_eq!(json.code, Some(0), "{json}");
 
     // What landed is what was declared.
@@ -131,11 +145,17 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
         .iter()
         .map(|e| e["slug"].as_str().unwrap())
         .collect();
-    assert_eq!(slugs, ["dev", "prod"], "created exactly the declared environments, in order");
+    assert_eq!(
+        slugs,
+        ["dev", "prod"],
+        "created exactly the declared environments, in order"
+    );
     let secret = |name: &str, path: &str| {
         api.send(
             "GET",
-            &format!("/api/v3/secrets/raw/{name}?workspaceId={pid}&environment=prod&secretPath={path}"),
+            &format!(
+                "/api/v3/secrets/raw/{name}?workspaceId={pid}&environment=prod&secretPath={path}"
+            ),
             None,
         )
     };
@@ -157,7 +177,11 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
     assert_eq!(ua["accessTokenMaxTTL"], 14400);
 
     // Behind aegisctl's back: one edit per kind.
-    api.ok("PATCH", &format!("/api/v1/projects/{pid}"), Some(json!({"description": "hijacked"})));
+    api.ok(
+        "PATCH",
+        &format!("/api/v1/projects/{pid}"),
+        Some(json!({"description": "hijacked"})),
+    );
     let envs = project["environments"].as_array().unwrap().clone();
     let env_id = |slug: &str| {
         envs.iter()
@@ -213,7 +237,9 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
     api.ok(
         "PATCH",
         &ua_path,
-        Some(json!({"accessTokenTTL": 60, "clientSecretTrustedIps": [{"ipAddress": "10.9.9.0/24"}]})),
+        Some(
+            json!({"accessTokenTTL": 60, "clientSecretTrustedIps": [{"ipAddress": "10.9.9.0/24"}]}),
+        ),
     );
     api.ok(
         "PATCH",
@@ -230,15 +256,30 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
     assert_eq!(drift.code, Some(2), "{drift}");
     let changed = section(&drift.stdout, CHANGED).unwrap_or_else(|| panic!("{drift}"));
     for (addr, attr) in [
-        (r#"infisical[homelab-apps].project["homelab-apps"]"#, "description"),
+        (
+            r#"infisical[homelab-apps].project["homelab-apps"]"#,
+            "description",
+        ),
         (r#"infisical[homelab-apps].environment["prod"]"#, "name"),
         (r#"infisical[homelab-apps].environment["prod"]"#, "position"),
         (r#"infisical[homelab-apps].environment["dev"]"#, "position"),
-        (r#"infisical[homelab-apps].secret["prod/ANTHROPIC_API_KEY"]"#, "value"),
+        (
+            r#"infisical[homelab-apps].secret["prod/ANTHROPIC_API_KEY"]"#,
+            "value",
+        ),
         (r#"infisical[org].identity["agent-runner"]"#, "role"),
-        (r#"infisical[org].universal_auth["agent-runner"]"#, "access_token_ttl"),
-        (r#"infisical[org].universal_auth["agent-runner"]"#, "client_secret_trusted_ips"),
-        (r#"infisical[homelab-apps].membership["agent-runner"]"#, "roles"),
+        (
+            r#"infisical[org].universal_auth["agent-runner"]"#,
+            "access_token_ttl",
+        ),
+        (
+            r#"infisical[org].universal_auth["agent-runner"]"#,
+            "client_secret_trusted_ips",
+        ),
+        (
+            r#"infisical[homelab-apps].membership["agent-runner"]"#,
+            "roles",
+        ),
     ] {
         let b = block(changed, addr).unwrap_or_else(|| panic!("{addr} not reported:\n{drift}"));
         assert!(b.contains(attr), "{addr}: {attr} not reported:\n{b}");
@@ -248,16 +289,22 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
         r#"infisical[homelab-apps].folder["prod/empty"]"#,
         r#"infisical[homelab-apps].secret["prod/TOKEN"]"#,
     ] {
-        assert!(deleted.contains(addr), "{addr} not reported deleted:\n{drift}");
+        assert!(
+            deleted.contains(addr),
+            "{addr} not reported deleted:\n{drift}"
+        );
     }
     let unmanaged = section(&drift.stdout, UNMANAGED).unwrap_or_else(|| panic!("{drift}"));
     for addr in [
         r#"infisical[homelab-apps].secret["prod/ROGUE"]"#,
         r#"infisical[org].identity["rogue-runner"]"#,
     ] {
-        assert!(unmanaged.contains(addr), "{addr} not reported unmanaged:\n{drift}");
+        assert!(
+            unmanaged.contains(addr),
+            "{addr} not reported unmanaged:\n{drift}"
+        );
     }
-    let json = ctl(&["--json", "drift", f]);
+    let json = ctl(&["drift", "--json", f]);
     assert_eq!(json.code, Some(2), "{json}");
 
     let converge = ctl(&["apply", "--auto-approve", f]);
@@ -265,21 +312,44 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
     let after = ctl(&["plan", "--detailed-exitcode", f]);
     assert_eq!(after.code, Some(0), "{after}");
     let (_, body) = secret("ANTHROPIC_API_KEY", "/");
-    assert_eq!(body["secret"]["secretValue"], FROM_ENV, "the declared value is back");
+    assert_eq!(
+        body["secret"]["secretValue"], FROM_ENV,
+        "the declared value is back"
+    );
 
     // Prune: the environment `dev` and the secret TOKEN leave the file.
-    let smaller = env.topology("apply", &topology(false, false));
+    let smaller = env.topology("apply", &topology(false));
     let f = s(&smaller);
     let plan = ctl(&["plan", f]);
     assert_eq!(plan.code, Some(0), "{plan}");
-    assert!(!plan.stdout.contains("destroyed"), "nothing is destroyed without --prune:\n{plan}");
+    assert!(
+        !plan.stdout.contains("destroyed"),
+        "nothing is destroyed without --prune:\n{plan}"
+    );
     let pruned = ctl(&["plan", "--prune", f]);
-    assert!(pruned.stdout.contains(r#"infisical[homelab-apps].secret["prod/TOKEN"]"#), "{pruned}");
-    assert!(pruned.stdout.contains(r#"infisical[homelab-apps].environment["dev"]"#), "{pruned}");
-    assert!(!pruned.stdout.contains("ROGUE"), "an object the ledger does not hold is never pruned:\n{pruned}");
+    assert!(
+        pruned
+            .stdout
+            .contains(r#"infisical[homelab-apps].secret["prod/TOKEN"]"#),
+        "{pruned}"
+    );
+    assert!(
+        pruned
+            .stdout
+            .contains(r#"infisical[homelab-apps].environment["dev"]"#),
+        "{pruned}"
+    );
+    assert!(
+        !pruned.stdout.contains("ROGUE"),
+        "an object the ledger does not hold is never pruned:\n{pruned}"
+    );
     assert!(!pruned.stdout.contains("rogue-runner"), "{pruned}");
     let refused = ctl(&["apply", "--auto-approve", "--prune", f]);
-    assert_eq!(refused.code, Some(1), "an environment's deletion needs --allow-destroy:\n{refused}");
+    assert_eq!(
+        refused.code,
+        Some(1),
+        "an environment's deletion needs --allow-destroy:\n{refused}"
+    );
     assert!(refused.all().contains("--allow-destroy"), "{refused}");
     let done = ctl(&["apply", "--auto-approve", "--prune", "--allow-destroy", f]);
     assert_eq!(done.code, Some(0), "{done}");
@@ -294,6 +364,17 @@ fn every_infisical_kind_applies_drifts_converges_and_prunes() {
         .map(|e| e["slug"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(slugs, ["prod"]);
+    let (status, _) = api.send("GET", &format!("/api/v1/identities/{iid}"), None);
+    assert_eq!(status, 404, "the pruned identity is gone");
+    let (status, _) = api.send(
+        "GET",
+        &format!(
+            "/api/v1/identities/{}",
+            api.identity_id(&env.dbl.org_id(), "rogue-runner")
+        ),
+        None,
+    );
+    assert_eq!(status, 200, "an unmanaged identity is left alone");
     let last = ctl(&["plan", "--detailed-exitcode", "--prune", f]);
     assert_eq!(last.code, Some(0), "{last}");
 }

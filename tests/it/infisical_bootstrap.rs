@@ -62,7 +62,11 @@ fn a_host_gets_a_client_secret_that_logs_in_once_and_is_revoked_with_the_bootstr
     assert_eq!(apply.code, Some(0), "{apply}");
     let api = env.api();
     let iid = api.identity_id(&env.dbl.org_id(), "agent-runner");
-    let ua = api.ok("GET", &format!("/api/v1/auth/universal-auth/identities/{iid}"), None);
+    let ua = api.ok(
+        "GET",
+        &format!("/api/v1/auth/universal-auth/identities/{iid}"),
+        None,
+    );
     let trusted: Vec<Value> = ua["identityUniversalAuth"]["clientSecretTrustedIps"]
         .as_array()
         .unwrap()
@@ -82,9 +86,16 @@ fn a_host_gets_a_client_secret_that_logs_in_once_and_is_revoked_with_the_bootstr
     env.dbl.clear_requests();
     let dry = env.ctl(&["bootstrap", "--dry-run", f, "agent-1"]);
     assert_eq!(dry.code, Some(0), "{dry}");
-    assert!(dry.stdout.contains("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=<"), "{dry}");
     assert!(
-        !env.dbl.requests().iter().any(|r| r.path.contains("client-secrets")),
+        dry.stdout
+            .contains("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=<"),
+        "{dry}"
+    );
+    assert!(
+        !env.dbl
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("client-secrets")),
         "a dry run creates no client secret"
     );
 
@@ -107,7 +118,10 @@ fn a_host_gets_a_client_secret_that_logs_in_once_and_is_revoked_with_the_bootstr
     let secret = env_value(&text, "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET");
     let client_id = env_value(&text, "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID");
     assert_eq!(secret.len(), 64, "a real client secret: {}", secret.len());
-    assert_eq!(env_value(&text, "INFISICAL_API_URL"), format!("{}/api", env.dbl.url()));
+    assert_eq!(
+        env_value(&text, "INFISICAL_API_URL"),
+        format!("{}/api", env.dbl.url())
+    );
 
     // The create carried the host's TTL and use limit.
     let creates: Vec<_> = env
@@ -125,11 +139,19 @@ fn a_host_gets_a_client_secret_that_logs_in_once_and_is_revoked_with_the_bootstr
     let audit_text = std::fs::read_to_string(&audit).unwrap();
     assert!(!audit_text.contains(&secret), "{audit_text}");
     let record: Value = serde_json::from_str(audit_text.lines().last().unwrap()).unwrap();
-    let secret_id = record["infisical"]["client_secret_id"].as_str().unwrap().to_owned();
+    let secret_id = record["infisical"]["client_secret_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(record["infisical"]["identity"], "agent-runner");
-    let ledger = env.bao.bao_ok(&["kv", "get", "-format=json", "aegisctl/bootstrap/agent-1"]);
-    assert!(!ledger.contains(&secret) && ledger.contains(&secret_id), "{ledger}");
-    let listed = env.ctl(&["--json", "bootstrap", "--list", f]);
+    let ledger = env
+        .bao
+        .bao_ok(&["kv", "get", "-format=json", "aegisctl/bootstrap/agent-1"]);
+    assert!(
+        !ledger.contains(&secret) && ledger.contains(&secret_id),
+        "{ledger}"
+    );
+    let listed = env.ctl(&["bootstrap", "--list", "--json", f]);
     assert!(!listed.all().contains(&secret), "{listed}");
 
     // The host logs in once; the use limit refuses the second login.
@@ -158,10 +180,20 @@ fn a_host_gets_a_client_secret_that_logs_in_once_and_is_revoked_with_the_bootstr
     let user_data = std::fs::read_to_string(out.join("lxc-1.user-data.yaml")).unwrap();
     let secret2 = user_data
         .lines()
-        .find_map(|l| l.trim().strip_prefix("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET="))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=")
+        })
         .expect("secret in the user-data")
         .to_owned();
-    let revoke = env.ctl(&["bootstrap", f, "--revoke", "lxc-1", "--audit-file", s(&audit)]);
+    let revoke = env.ctl(&[
+        "bootstrap",
+        f,
+        "--revoke",
+        "lxc-1",
+        "--audit-file",
+        s(&audit),
+    ]);
     assert_eq!(revoke.code, Some(0), "{revoke}");
     let secrets = api.ok(
         "GET",

@@ -16,8 +16,9 @@ use crate::infisical_double::{Config, Infisical};
 pub struct Env {
     pub bao: Bao,
     pub dbl: Infisical,
-    /// Keeps the double's server alive.
-    pub rt: tokio::runtime::Runtime,
+    /// The runtime the double was started on (dropped last: the double's server lives on its
+    /// own thread, the runtime only has to outlive the test).
+    _rt: tokio::runtime::Runtime,
 }
 
 pub fn start(config: Config) -> Env {
@@ -26,7 +27,7 @@ pub fn start(config: Config) -> Env {
     Env {
         bao: Bao::start(),
         dbl,
-        rt,
+        _rt: rt,
     }
 }
 
@@ -128,7 +129,13 @@ impl Api {
     }
 }
 
-fn raw(url: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+fn raw(
+    url: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let bearer = token.map(|t| format!("Bearer {t}"));
     let mut headers = vec![("Content-Type", "application/json")];
     if let Some(b) = &bearer {

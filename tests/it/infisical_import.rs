@@ -24,8 +24,10 @@ fn an_existing_project_imports_and_plans_no_changes() {
     let project = api.ok(
         "POST",
         "/api/v1/projects",
-        Some(json!({"projectName": "Imported apps", "slug": "imported-apps",
-                    "projectDescription": "made by hand", "shouldCreateDefaultEnvs": false})),
+        Some(
+            json!({"projectName": "Imported apps", "slug": "imported-apps",
+                    "projectDescription": "made by hand", "shouldCreateDefaultEnvs": false}),
+        ),
     );
     let pid = project["project"]["id"].as_str().unwrap().to_owned();
     for (slug, name) in [("staging", "Staging"), ("prod", "Production")] {
@@ -44,8 +46,10 @@ fn an_existing_project_imports_and_plans_no_changes() {
         api.ok(
             "POST",
             &format!("/api/v3/secrets/raw/{name}"),
-            Some(json!({"workspaceId": pid, "environment": envslug, "secretPath": path,
-                        "secretValue": value})),
+            Some(
+                json!({"workspaceId": pid, "environment": envslug, "secretPath": path,
+                        "secretValue": value}),
+            ),
         );
     }
     let identity = api.ok(
@@ -66,15 +70,32 @@ fn an_existing_project_imports_and_plans_no_changes() {
     );
 
     let out = env.bao.dir.path().join("imported");
-    let import = env.ctl(&["import", "infisical", "--project", "imported-apps", "--out", s(&out)]);
+    let import = env.ctl(&[
+        "import",
+        "infisical",
+        "--project",
+        "imported-apps",
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(import.code, Some(0), "{import}");
     let file = out.join("inventories/imported-apps.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
     for (_, _, _, value) in VALUES {
-        assert!(!text.contains(value) && !import.all().contains(value), "a value was imported:\n{text}\n{import}");
+        assert!(
+            !text.contains(value) && !import.all().contains(value),
+            "a value was imported:\n{text}\n{import}"
+        );
     }
-    assert!(text.contains("importer-bot") && text.contains("viewer"), "{text}");
-    for var in ["IFS_PROD_API_KEY", "IFS_PROD_APP_DB_PASSWORD", "IFS_STAGING_API_KEY"] {
+    assert!(
+        text.contains("importer-bot") && text.contains("viewer"),
+        "{text}"
+    );
+    for var in [
+        "IFS_PROD_API_KEY",
+        "IFS_PROD_APP_DB_PASSWORD",
+        "IFS_STAGING_API_KEY",
+    ] {
         assert!(import.stdout.contains(var), "{var} not listed:\n{import}");
     }
     let vars = [
@@ -83,7 +104,11 @@ fn an_existing_project_imports_and_plans_no_changes() {
         ("IFS_STAGING_API_KEY", VALUES[2].3),
     ];
     let plan = env.ctl_with(&vars, &["plan", "--detailed-exitcode", s(&file)]);
-    assert_eq!(plan.code, Some(0), "the import round-trips:\n{text}\n{plan}");
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "the import round-trips:\n{text}\n{plan}"
+    );
     assert!(plan.stdout.contains("No changes."), "{plan}");
     // A value that differs from Infisical's is a change, shown without either value.
     let vars_changed = [
@@ -93,6 +118,10 @@ fn an_existing_project_imports_and_plans_no_changes() {
     ];
     let plan = env.ctl_with(&vars_changed, &["plan", "--detailed-exitcode", s(&file)]);
     assert_eq!(plan.code, Some(2), "{plan}");
-    assert!(plan.stdout.contains(r#"infisical[imported-apps].secret["prod/API_KEY"]"#), "{plan}");
+    assert!(
+        plan.stdout
+            .contains(r#"infisical[imported-apps].secret["prod/API_KEY"]"#),
+        "{plan}"
+    );
     assert!(!plan.all().contains("ifs-import-canary"), "{plan}");
 }

@@ -90,7 +90,9 @@ openbao:
     assert!(plan.stdout.contains("(known after apply)"), "{plan}");
     let apply = ctl(&["apply", "--auto-approve", f]);
     assert_eq!(apply.code, Some(0), "{apply}");
-    let uuid = kc.get(&format!("/admin/realms/{r}/clients?clientId=app")).json()[0]["id"]
+    let uuid = kc
+        .get(&format!("/admin/realms/{r}/clients?clientId=app"))
+        .json()[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -114,24 +116,40 @@ openbao:
             .to_owned()
     };
     let secret = kc_secret();
-    assert_eq!(copied(), secret, "Keycloak's generated secret is in Infisical");
+    assert_eq!(
+        copied(),
+        secret,
+        "Keycloak's generated secret is in Infisical"
+    );
     assert!(!apply.all().contains(&secret), "{apply}");
     let kv = env.bao.read_json("secret/data/model");
-    assert_eq!(kv["data"]["data"]["key"], MODEL_KEY, "Infisical's secret is in OpenBao");
+    assert_eq!(
+        kv["data"]["data"]["key"], MODEL_KEY,
+        "Infisical's secret is in OpenBao"
+    );
     let again = ctl(&["plan", "--detailed-exitcode", f]);
     assert_eq!(again.code, Some(0), "{again}");
 
     // Regenerated behind aegisctl's back: the copy drifts, and apply brings it along.
-    let regen = kc.call("POST", &format!("/admin/realms/{r}/clients/{uuid}/client-secret"), None);
+    let regen = kc.call(
+        "POST",
+        &format!("/admin/realms/{r}/clients/{uuid}/client-secret"),
+        None,
+    );
     assert_eq!(regen.status, 200);
     let fresh = kc_secret();
     let drift = ctl(&["drift", f]);
     assert_eq!(drift.code, Some(2), "{drift}");
     assert!(
-        drift.stdout.contains(r#"infisical[homelab-apps].secret["prod/APP_CLIENT_SECRET"]"#),
+        drift
+            .stdout
+            .contains(r#"infisical[homelab-apps].secret["prod/APP_CLIENT_SECRET"]"#),
         "{drift}"
     );
-    assert!(!drift.all().contains(&fresh) && !drift.all().contains(&secret), "{drift}");
+    assert!(
+        !drift.all().contains(&fresh) && !drift.all().contains(&secret),
+        "{drift}"
+    );
     let converge = ctl(&["apply", "--auto-approve", f]);
     assert_eq!(converge.code, Some(0), "{converge}");
     assert_eq!(copied(), fresh);
