@@ -321,7 +321,7 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
                         up = registry.container(&c);
                     }
                 }
-                finish(i, Outcome::Failed(e.to_string()), None, &mut state);
+                finish(i, Outcome::Failed(with_help(&e)), None, &mut state);
                 while let Some(j) = stack.pop() {
                     if state[j] != State::Pending {
                         continue;
@@ -364,3 +364,13 @@ mod tests;
 #[cfg(test)]
 #[path = "lanes_tests.rs"]
 mod lanes_tests;
+
+/// A failure as the report shows it: the error, and what to do about it when the backend says
+/// (a licence refusal, a missing permission), since an apply's failures are read in its report.
+fn with_help(e: &BackendError) -> String {
+    use miette::Diagnostic;
+    match e.help() {
+        Some(help) => format!("{e}\n    help: {help}"),
+        None => e.to_string(),
+    }
+}

@@ -64,3 +64,4 @@ mod walking_skeleton;
 #[path = "../doubles/infisical/mod.rs"]
 pub mod infisical_double;
 mod infisical_double_checks;
+mod infisical_errors;

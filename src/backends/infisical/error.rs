@@ -260,6 +260,13 @@ impl InfisicalError {
             } if error == "PermissionDenied" || error == "PermissionBoundaryError" => {
                 "the tool's identity lacks a permission: it needs the org role `admin` (or a custom org role that manages identities and creates projects), and `admin` in each project it manages through a project membership (it gets one for every project it creates)".into()
             }
+            InfisicalError::Status {
+                status: 403,
+                message,
+                ..
+            } if message.contains("organization") => {
+                "the tool's identity does not belong to that organization: set infisical.organization to the id of the organization the identity was created in".into()
+            }
             InfisicalError::Status { status: 403, .. } => {
                 "Infisical refused it: check delete protection, and that the tool's identity is a member of the project".into()
             }
