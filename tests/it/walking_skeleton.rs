@@ -1,8 +1,10 @@
 //! The demo topology end to end, against real OpenBao, PostgreSQL and Keycloak: apply, converge,
 //! the AppRole really works, and the SDK client logs in with the secret the keymaster put in
-//! OpenBao and gets the flat `aegis_role` claim.
+//! OpenBao and gets the flat `aegis_role` claim; Infisical (the double, as in the demo) holds the
+//! same secret in project homelab-apps.
 
 use crate::harness::{Bao, repo};
+use crate::infisical_double::{Config, Infisical};
 use crate::postgres::Postgres;
 
 /// What secrets/demo.enc.yaml holds at /search_api_key (SOPS, DEMO-ONLY age key).
@@ -16,9 +18,14 @@ fn demo() -> std::path::PathBuf {
 }
 
 /// aegisctl with what the demo topology reads from the environment.
-fn demo_ctl(bao: &Bao, pg: &Postgres) -> assert_cmd::Command {
+fn demo_ctl(bao: &Bao, pg: &Postgres, ifs: &Infisical) -> assert_cmd::Command {
     let kc = crate::keycloak::keycloak();
     let mut cmd = bao.aegisctl();
+    let (client_id, client_secret) = ifs.admin();
+    cmd.env("INFISICAL_URL", ifs.url())
+        .env("INFISICAL_CLIENT_ID", client_id)
+        .env("INFISICAL_CLIENT_SECRET", client_secret)
+        .env("INFISICAL_ORG_ID", ifs.org_id());
     cmd.env("KEYCLOAK_URL", kc.base_url())
         .env("KEYCLOAK_ADMIN", kc.admin_user())
         .env("KEYCLOAK_ADMIN_PASSWORD", kc.admin_password())
@@ -40,12 +47,18 @@ fn demo_ctl(bao: &Bao, pg: &Postgres) -> assert_cmd::Command {
 fn demo_converges_and_the_daemon_role_can_sign_and_read() {
     let bao = Bao::start();
     let pg = Postgres::start();
-    demo_ctl(&bao, &pg)
+    // As the demo runs it: a licensed server (agent-2's address is a trusted IP).
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let ifs = rt.block_on(Infisical::start(Config {
+        ip_allowlisting: true,
+        ..Config::default()
+    }));
+    demo_ctl(&bao, &pg, &ifs)
         .args(["apply", "--auto-approve"])
         .arg(demo())
         .assert()
         .success();
-    let out = demo_ctl(&bao, &pg)
+    let out = demo_ctl(&bao, &pg, &ifs)
         .args(["plan", "--detailed-exitcode"])
         .arg(demo())
         .output()
@@ -160,6 +173,21 @@ fn demo_converges_and_the_daemon_role_can_sign_and_read() {
         claims["aegis_role"],
         serde_json::json!(["aegis:operator"]),
         "{claims}"
+    );
+    let (client_id, client_secret) = ifs.admin();
+    let api = crate::infisical_common::Api::login(&ifs.url(), &client_id, &client_secret);
+    let pid = api.project("homelab-apps")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let copy = api.ok(
+        "GET",
+        &format!("/api/v3/secrets/raw/AEGIS_SDK_CLIENT_SECRET?workspaceId={pid}&environment=prod&secretPath=/"),
+        None,
+    );
+    assert_eq!(
+        copy["secret"]["secretValue"], sdk_secret,
+        "Infisical holds Keycloak's secret"
     );
     let kv = bao.read_json("aegis-system/data/keycloak/aegis-system/aegis-orchestrator");
     assert_eq!(kv["data"]["data"]["client_secret"], ORCHESTRATOR_SECRET);
