@@ -2,7 +2,7 @@
 //!
 //! The file is Keycloak's own export shape, JSON or YAML, read with the topology's parser (so its
 //! problems have a line and a column too) and split by [`super::realm_split`]. Values may be
-//! references (`env:`, `file:`, `sops:`, `vault:`, `json:`), resolved relative to the realm
+//! references (`env:`, `file:`, `sops:`, `vault:`, `json:`, `infisical:`), resolved relative to the realm
 //! file; a field holding one, or a credential key (`secret`, `password`, `clientSecret`) written
 //! literally, becomes a secret as a whole. An export's masked secret (`**********`) is refused:
 //! applying it would set the secret to ten asterisks.
@@ -63,7 +63,7 @@ impl Reader<'_> {
                 Value::Null
             }
             Raw::Str(s)
-                if ["env:", "file:", "sops:", "vault:", "json:"]
+                if ["env:", "file:", "sops:", "vault:", "json:", "infisical:"]
                     .iter()
                     .any(|p| s.starts_with(p)) =>
             {
@@ -128,8 +128,8 @@ impl Reader<'_> {
             let loc = self.locs.get(&format!("{at}.{field}")).copied();
             self.sub.problem(
                 loc.unwrap_or_default(),
-                format!("a vault: reference inside `{field}` is not supported"),
-                "a vault: reference must be the whole value of a field (e.g. a client's `secret`); use env:, file: or sops: inside a mapping".to_string(),
+                format!("a vault: or infisical: reference inside `{field}` is not supported"),
+                "a vault: or infisical: reference must be the whole value of a field (e.g. a client's `secret`); use env:, file: or sops: inside a mapping".to_string(),
             );
             return None;
         }

@@ -1,7 +1,8 @@
 //! Values across servers, against the real Keycloak and OpenBao and the Infisical double: a
 //! Keycloak client's generated secret copied into an Infisical project (`keycloak:REALM/CLIENT
 //! #secret`, an output of the client: "(known after apply)" before it exists), and an Infisical
-//! secret put by hand copied into OpenBao KV (`infisical:PROJECT/ENV/NAME`). Both hold the
+//! secret put by hand copied into OpenBao KV and into a Keycloak client's secret
+//! (`infisical:PROJECT/ENV/NAME`). Both hold the
 //! source's value after apply, plan "No changes.", and follow the source: a secret regenerated
 //! in Keycloak behind aegisctl's back shows as drift of the Infisical copy and converges. No
 //! value appears in any output.
@@ -14,6 +15,7 @@ use crate::infisical_double::Config;
 use crate::keycloak::{TestRealm, keycloak, unique_realm};
 
 const MODEL_KEY: &str = "ifs-model-key-canary-4411";
+const KC_SECRET: &str = "ifs-kc-client-secret-canary-9d20";
 
 #[test]
 fn a_keycloak_secret_lands_in_infisical_and_an_infisical_secret_in_openbao() {
@@ -42,12 +44,20 @@ fn a_keycloak_secret_lands_in_infisical_and_an_infisical_secret_in_openbao() {
         "/api/v3/secrets/raw/MODEL_KEY",
         Some(json!({"workspaceId": inputs_id, "environment": "prod", "secretPath": "/", "secretValue": MODEL_KEY})),
     );
+    api.ok(
+        "POST",
+        "/api/v3/secrets/raw/KC_SECRET",
+        Some(json!({"workspaceId": inputs_id, "environment": "prod", "secretPath": "/", "secretValue": KC_SECRET})),
+    );
     let dir = env.bao.dir.path().join("refs");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("realm.json"),
-        json!({"realm": r, "enabled": true, "clients": [{"clientId": "app", "publicClient": false,
-               "serviceAccountsEnabled": true, "standardFlowEnabled": false}]})
+        json!({"realm": r, "enabled": true, "clients": [
+            {"clientId": "app", "publicClient": false,
+             "serviceAccountsEnabled": true, "standardFlowEnabled": false},
+            {"clientId": "from-infisical", "publicClient": false, "standardFlowEnabled": false,
+             "serviceAccountsEnabled": true, "secret": "infisical:ops-inputs/prod/KC_SECRET"}]})
         .to_string(),
     )
     .unwrap();
@@ -82,6 +92,7 @@ openbao:
     let ctl = |args: &[&str]| {
         let run = env.ctl_with(&kc_env, args);
         assert!(!run.all().contains(MODEL_KEY), "{run}");
+        assert!(!run.all().contains(KC_SECRET), "{run}");
         assert!(!run.all().contains(kc.admin_password()), "{run}");
         run
     };
@@ -126,6 +137,21 @@ openbao:
     assert_eq!(
         kv["data"]["data"]["key"], MODEL_KEY,
         "Infisical's secret is in OpenBao"
+    );
+    let other = kc
+        .get(&format!(
+            "/admin/realms/{r}/clients?clientId=from-infisical"
+        ))
+        .json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let held = kc
+        .get(&format!("/admin/realms/{r}/clients/{other}/client-secret"))
+        .json();
+    assert_eq!(
+        held["value"], KC_SECRET,
+        "a Keycloak client took its secret from Infisical"
     );
     let again = ctl(&["plan", "--detailed-exitcode", f]);
     assert_eq!(again.code, Some(0), "{again}");
