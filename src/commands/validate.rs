@@ -26,7 +26,7 @@ pub(super) fn run(printer: &Printer, file: &Path) -> Result<u8, CliError> {
             .count();
         if unchecked > 0 {
             printer.info(&format!(
-                "{unchecked} vault: reference(s) not checked: validate sends no request; plan reads them."
+                "{unchecked} vault: or infisical: reference(s) not checked: validate sends no request; plan reads them."
             ));
         }
         printer.info(
