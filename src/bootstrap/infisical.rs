@@ -118,6 +118,28 @@ pub async fn revoke(
     Ok(())
 }
 
+/// Where a recorded client secret stands, for `bootstrap --list`: `unused`, `used`, `revoked`
+/// (by a revoke, or by Infisical once its use limit or lifetime was reached), or `gone` (its
+/// identity was deleted).
+pub async fn status(
+    client: &InfisicalClient,
+    record: &ClientSecretRecord,
+) -> Result<String, BootstrapError> {
+    let data = client
+        .client_secret(&record.identity_id, &record.client_secret_id)
+        .await?;
+    Ok(match data {
+        None => "gone".into(),
+        Some(d) if d.get("isClientSecretRevoked").and_then(Value::as_bool) == Some(true) => {
+            "revoked".into()
+        }
+        Some(d) => match d.get("clientSecretNumUses").and_then(Value::as_u64) {
+            Some(0) | None => "unused".into(),
+            Some(n) => format!("used {n}x"),
+        },
+    })
+}
+
 /// A trusted-IP entry as Infisical answers it (`{ipAddress, prefix?}`) as a CIDR string.
 fn cidr_of(v: &Value) -> Option<String> {
     let ip = v.get("ipAddress")?.as_str()?;

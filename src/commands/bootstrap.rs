@@ -87,31 +87,49 @@ async fn list_or_revoke(
             let (records, _) = audit::read(client, ledger, &host).await?;
             for r in records {
                 let st = secret_id::status(client, &r).await?;
-                rows.push((r, st));
+                let infisical = match (&r.infisical, &session.infisical) {
+                    (Some(cs), Some(inf)) => {
+                        Some(crate::bootstrap::infisical::status(&inf.client, cs).await?)
+                    }
+                    (Some(_), None) => Some("unknown (no infisical: block)".to_owned()),
+                    _ => None,
+                };
+                rows.push((r, st, infisical));
             }
         }
         if printer.json {
             printer.document(&serde_json::json!(
                 rows.iter()
-                    .map(|(r, s)| serde_json::json!({ "record": r, "status": s }))
+                    .map(|(r, s, i)| serde_json::json!({ "record": r, "status": s, "infisical_client_secret": i }))
                     .collect::<Vec<_>>()
             ));
         } else if rows.is_empty() {
             printer.result("No bootstraps recorded.\n");
         } else {
+            let with_infisical = rows.iter().any(|(_, _, i)| i.is_some());
             let mut text = format!(
-                "{:<16} {:<28} {:<14} {:<22} {:<12} {:<18} {}\n",
+                "{:<16} {:<28} {:<14} {:<22} {:<12} {:<18} {}{}\n",
                 "HOST",
                 "ROLE",
                 "NAMESPACE",
                 "MINTED",
                 "WRAPPING",
                 "SECRET ID",
-                "SECRET ID ACCESSOR"
+                "SECRET ID ACCESSOR",
+                if with_infisical {
+                    "  INFISICAL CLIENT SECRET"
+                } else {
+                    ""
+                }
             );
-            for (r, st) in &rows {
+            for (r, st, inf) in &rows {
+                let inf = match (inf, &r.infisical) {
+                    (Some(status), Some(cs)) => format!("  {} ({status})", cs.client_secret_id),
+                    _ if with_infisical => "  -".to_owned(),
+                    _ => String::new(),
+                };
                 text.push_str(&format!(
-                    "{:<16} {:<28} {:<14} {:<22} {:<12} {:<18} {}\n",
+                    "{:<16} {:<28} {:<14} {:<22} {:<12} {:<18} {}{inf}\n",
                     r.host,
                     format!("{}/{}", r.approle_mount, r.role),
                     if r.namespace.is_empty() {

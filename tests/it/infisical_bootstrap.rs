@@ -165,6 +165,11 @@ fn a_host_gets_a_client_secret_that_logs_in_once_and_is_revoked_with_the_bootstr
     )
     .unwrap();
     assert_eq!(again.status, 401, "a one-use secret logs in once");
+    let listed = env.ctl(&["bootstrap", "--list", f]);
+    assert!(
+        listed.stdout.contains(&format!("{secret_id} (revoked)")),
+        "Infisical revoked the used-up secret, and --list says so:\n{listed}"
+    );
 
     // A second host's secret, then --revoke of that host revokes it.
     let boot2 = env.ctl(&[

@@ -85,7 +85,8 @@ fn vault_references_converge_and_stay_secret() {
         String::from_utf8_lossy(&validate.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&validate.stderr).contains("2 vault: or infisical: reference(s) not checked")
+        String::from_utf8_lossy(&validate.stderr)
+            .contains("2 vault: or infisical: reference(s) not checked")
     );
 
     let mark = bao.audit_mark();

@@ -117,6 +117,20 @@ impl InfisicalClient {
             .map(|_| ())
     }
 
+    /// Where a client secret stands: its data (`clientSecretNumUses`, `isClientSecretRevoked`,
+    /// ...), revoked ones included; `None` when unknown (or its identity is gone).
+    pub async fn client_secret(
+        &self,
+        identity_id: &str,
+        client_secret_id: &str,
+    ) -> Result<Option<Value>, InfisicalError> {
+        let path = routes::client_secrets(identity_id).name(client_secret_id);
+        Ok(self
+            .get(&path)
+            .await?
+            .and_then(|v| v.get("clientSecretData").cloned()))
+    }
+
     /// The project's id by slug; `None` when absent.
     pub async fn project_id(&self, slug: &str) -> Result<Option<String>, InfisicalError> {
         let v = self
