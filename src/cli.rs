@@ -116,7 +116,7 @@ pub enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
-    /// Mint wrapped single-use SecretIDs and render each host's cloud-init, Incus profile or env file
+    /// Mint wrapped single-use SecretIDs (and Infisical client secrets) and render each host's cloud-init, Incus profile or env file
     Bootstrap(BootstrapArgs),
     /// Release an apply lock whose holder is gone (its lease expired, or its process on this host exited)
     Unlock {
@@ -166,7 +166,7 @@ pub struct BootstrapArgs {
     /// The OpenBao address the hosts will use (default: the one aegisctl uses)
     #[arg(long, value_name = "URL")]
     pub address: Option<String>,
-    /// Destroy this host's outstanding SecretIDs (by accessor) and revoke their wrapping tokens
+    /// Destroy this host's outstanding SecretIDs (by accessor), revoke their wrapping tokens and its Infisical client secrets
     #[arg(long, value_name = "HOST", conflicts_with = "list")]
     pub revoke: Option<String>,
     /// Show minted bootstraps and whether each was unwrapped

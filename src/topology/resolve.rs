@@ -4,8 +4,8 @@
 //! Every problem is collected (not just the first) and carries its file position, so an operator
 //! fixes a broken file in one round trip. Nothing here talks to a server: `vault:` references are
 //! kept as such (read at plan time), and field names are checked against OpenBao's schema by
-//! plan and apply. The blocks live in `openbao.rs`, `mounts.rs` and `hosts.rs`, references in
-//! `refs.rs`.
+//! plan and apply. The blocks live in `openbao.rs`, `mounts.rs`, `keycloak.rs`, `infisical*.rs`
+//! and `hosts.rs`, references in `refs.rs`, output references' wiring in `outputs.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
