@@ -185,6 +185,65 @@ fn validation_failures_duplicates_logins_and_other_organizations_are_clear_error
 }
 
 #[test]
+fn a_project_slug_taken_by_a_project_the_tool_cannot_see_is_a_clear_refusal() {
+    let env = start(Config::default());
+    let api = env.api();
+    // Another admin identity of the same organization makes a project the tool is not in.
+    let other = api.ok(
+        "POST",
+        "/api/v1/identities",
+        Some(json!({"name": "someone-else", "organizationId": env.dbl.org_id(), "role": "admin"})),
+    );
+    let oid = other["identity"]["id"].as_str().unwrap().to_owned();
+    let ua = api.ok(
+        "POST",
+        &format!("/api/v1/auth/universal-auth/identities/{oid}"),
+        None,
+    );
+    let client_id = ua["identityUniversalAuth"]["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cs = api.ok(
+        "POST",
+        &format!("/api/v1/auth/universal-auth/identities/{oid}/client-secrets"),
+        Some(json!({})),
+    );
+    let someone = Api::login(
+        &env.dbl.url(),
+        &client_id,
+        cs["clientSecret"].as_str().unwrap(),
+    );
+    someone.ok(
+        "POST",
+        "/api/v1/projects",
+        Some(json!({"projectName": "Hidden", "slug": "hidden-apps", "shouldCreateDefaultEnvs": false})),
+    );
+    let file = env.topology(
+        "hidden",
+        &format!(
+            "{HEAD}  projects:\n    hidden-apps:\n      environments: {{ prod: {{ name: P }} }}\n"
+        ),
+    );
+    let apply = env.ctl(&["apply", "--auto-approve", s(&file)]);
+    assert_eq!(apply.code, Some(1), "{apply}");
+    assert!(
+        apply.all().contains("hidden-apps") && apply.all().contains("not a member"),
+        "says why and what to do:\n{apply}"
+    );
+    let creates = env
+        .dbl
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/api/v1/projects" && r.status == 200)
+        .count();
+    assert_eq!(
+        creates, 1,
+        "only the other identity's project was ever created"
+    );
+}
+
+#[test]
 fn transient_failures_are_ridden_through_without_duplicates() {
     let env = start(Config::default());
     let file = env.topology("transient", &identity("[0.0.0.0/0, ::/0]"));
