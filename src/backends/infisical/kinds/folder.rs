@@ -42,26 +42,16 @@ impl Folder {
 
     /// The folder's entry in its parent's listing, and the parent's place.
     async fn find(&self, id: &ResourceId) -> Result<Option<(Value, Place)>, BackendError> {
-        let Some(env) = id.mount.as_deref() else {
+        let Some((place, name)) = super::place_of(&self.inf, id).await? else {
             return Ok(None);
         };
-        let Some(p) = self
-            .inf
-            .lookup
-            .project(&self.inf.client, &id.namespace)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let (parent, name) = split_last(&id.name);
-        let place: Place = (p.id.clone(), env.to_owned(), api_path(parent));
         let found = self
             .inf
             .lookup
             .folders(&self.inf.client, &place)
             .await?
             .into_iter()
-            .find(|f| f.get("name").and_then(Value::as_str) == Some(name));
+            .find(|f| f.get("name").and_then(Value::as_str) == Some(name.as_str()));
         Ok(found.map(|f| (f, place)))
     }
 }

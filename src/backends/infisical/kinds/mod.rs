@@ -99,6 +99,25 @@ fn split_last(name: &str) -> (&str, &str) {
     name.rsplit_once('/').unwrap_or(("", name))
 }
 
+/// Where an object named by a path inside an environment (a folder, a secret) sits: the place
+/// of the folder holding it, and its own last segment; `None` when its project is absent.
+async fn place_of(
+    inf: &Infisical,
+    id: &ResourceId,
+) -> Result<Option<(lookup::Place, String)>, BackendError> {
+    let Some(env) = id.mount.as_deref() else {
+        return Ok(None);
+    };
+    let Some(p) = inf.lookup.project(&inf.client, &id.namespace).await? else {
+        return Ok(None);
+    };
+    let (parent, last) = split_last(&id.name);
+    Ok(Some((
+        (p.id.clone(), env.to_owned(), api_path(parent)),
+        last.to_owned(),
+    )))
+}
+
 /// Whether an error is the server saying "not there" (see [`InfisicalError::is_absent`]).
 fn absent_ok(r: Result<Value, InfisicalError>) -> Result<(), BackendError> {
     match r {

@@ -45,22 +45,7 @@ impl Secret {
 
     /// The folder place and key of a secret; `None` when its project is absent.
     async fn place(&self, id: &ResourceId) -> Result<Option<(Place, String)>, BackendError> {
-        let Some(env) = id.mount.as_deref() else {
-            return Ok(None);
-        };
-        let Some(p) = self
-            .inf
-            .lookup
-            .project(&self.inf.client, &id.namespace)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let (folder, key) = split_last(&id.name);
-        Ok(Some((
-            (p.id.clone(), env.to_owned(), api_path(folder)),
-            key.to_owned(),
-        )))
+        super::place_of(&self.inf, id).await
     }
 
     /// A request body: the place, and the declared fields `which` selects; the value marked.
