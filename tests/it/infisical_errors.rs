@@ -272,6 +272,42 @@ fn transient_failures_are_ridden_through_without_duplicates() {
 }
 
 #[test]
+fn an_infisical_that_stops_answering_mid_apply_ends_the_run_with_its_summary_and_lock() {
+    let env = start(Config::default());
+    let file = env.topology("outage", &identity("[0.0.0.0/0, ::/0]"));
+    let f = s(&file);
+    // The project and identity land; every secret write then meets a server that answers 503.
+    env.dbl
+        .fail_next("POST", "/api/v3/secrets/raw", 503, 1_000_000);
+    let apply = env.ctl(&["apply", "--auto-approve", "--retry-budget", "2", f]);
+    assert_eq!(apply.code, Some(1), "{apply}");
+    assert!(
+        apply.stdout.contains("Apply stopped") || apply.stdout.contains("Apply failed"),
+        "a summary:\n{apply}"
+    );
+    assert!(apply.stdout.contains("Next:"), "{apply}");
+    assert!(!apply.all().contains("ifs-err-canary-1"), "{apply}");
+    // The server is back: the lock was released, what was done is known, and a re-run converges.
+    env.dbl.clear_failures();
+    let plan = env.ctl(&["plan", f]);
+    assert_eq!(plan.code, Some(0), "{plan}");
+    assert!(
+        plan.stdout
+            .contains(r#"secret["prod/KEY"] will be created"#),
+        "{plan}"
+    );
+    assert!(
+        !plan
+            .stdout
+            .contains(r#"project["err-apps"] will be created"#),
+        "{plan}"
+    );
+    let again = env.ctl(&["apply", "--auto-approve", f]);
+    assert_eq!(again.code, Some(0), "{again}");
+    assert_eq!(env.ctl(&["plan", "--detailed-exitcode", f]).code, Some(0));
+}
+
+#[test]
 fn a_legacy_server_converges_through_its_own_routes() {
     let env = start(Config {
         legacy: true,

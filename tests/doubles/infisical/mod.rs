@@ -349,6 +349,11 @@ impl Infisical {
     }
 
     /// Fails the next `n` requests with this method whose path starts with `path_prefix`.
+    /// Ends every failure `fail_next` set up (the server recovers).
+    pub fn clear_failures(&self) {
+        self.st().failures.clear();
+    }
+
     pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, n: u32) {
         self.st().failures.push(state::Failure {
             method: method.to_ascii_uppercase(),
