@@ -94,6 +94,22 @@ impl ResourceId {
         }
     }
 
+    /// The tenant this object belongs to (`acme` for anything in OpenBao namespace
+    /// `tenant-acme` or below it, in Keycloak realm `tenant-acme`, or a namespace
+    /// `tenant-acme` itself): tenants pair a realm and a namespace named `tenant-{slug}` (see
+    /// `topology/tenants.rs`). Derived from the scope, so a deleted tenant's objects have it too.
+    pub fn tenant(&self) -> Option<&str> {
+        let scope = match self.backend {
+            Backend::OpenBao if self.namespace.is_empty() && self.kind == "namespace" => {
+                self.name.as_str()
+            }
+            Backend::OpenBao | Backend::Keycloak => self.namespace.as_str(),
+            Backend::Infisical => return None,
+        };
+        let first = scope.split('/').next().unwrap_or(scope);
+        first.strip_prefix("tenant-").filter(|s| !s.is_empty())
+    }
+
     /// For a namespace resource: the namespace's own full path (`tenant-acme/team-x`).
     pub fn namespace_path(&self) -> String {
         if self.namespace.is_empty() {
@@ -375,6 +391,18 @@ mod tests {
         );
         let back: ResourceId = serde_json::from_value(json).expect("read back");
         assert_eq!(back, id);
+    }
+
+    #[test]
+    fn a_tenant_is_read_from_the_scope() {
+        let ns = ResourceId::new("", "namespace", None, "tenant-acme");
+        let inside = ResourceId::new("tenant-acme/team", "policy", None, "p");
+        let realm = ResourceId::on(Backend::Keycloak, "tenant-acme", "client", None, "app");
+        for id in [&ns, &inside, &realm] {
+            assert_eq!(id.tenant(), Some("acme"), "{id:?}");
+        }
+        assert_eq!(ResourceId::new("", "policy", None, "tenant-acme").tenant(), None);
+        assert_eq!(ResourceId::new("shared", "policy", None, "p").tenant(), None);
     }
 
     #[test]
