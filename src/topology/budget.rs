@@ -260,7 +260,7 @@ mod load_tests {
     /// Nine levels of ten aliases each: 10^9 strings once expanded.
     fn alias_bomb() -> String {
         let mut t = String::from(
-            "version: 1\ntenants:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+            "version: 1\nname:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
         );
         let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
         for w in names.windows(2) {

@@ -56,7 +56,7 @@ pub(super) fn keycloak(r: &mut Resolver, kc: &Spanned<RawKeycloak>, desired: &mu
     };
     dependencies(&mut desired.resources[first..]);
     if let Some(cs) = &block.client_secrets {
-        keymaster(r, cs, desired, first);
+        keymaster(r, cs, desired, first, None);
     }
     desired.keycloak = Some(KeycloakConn {
         url,
@@ -123,7 +123,7 @@ fn ca(r: &mut Resolver, n: &Node) -> Option<std::path::PathBuf> {
 
 /// Each object waits for what it lives in and for the roles it names, when the file declares
 /// them (a role of a built-in client such as `realm-management` is already there).
-fn dependencies(resources: &mut [DesiredResource]) {
+pub(super) fn dependencies(resources: &mut [DesiredResource]) {
     let declared: BTreeSet<Address> = resources.iter().map(|r| r.address.clone()).collect();
     let kc = |realm: &str, kind: &str, mount: Option<&str>, name: &str| {
         ResourceId::on(Backend::Keycloak, realm, kind, mount, name).address()
@@ -195,11 +195,14 @@ fn named_roles(res: &DesiredResource, realm: &str) -> Vec<Address> {
     out
 }
 
-fn keymaster(
+/// The keymaster's KV secrets of the clients declared from `first` on, in `namespace` (a
+/// tenant's realm: its own namespace) or else in the one `client_secrets` names.
+pub(super) fn keymaster(
     r: &mut Resolver,
     cs: &Spanned<RawClientSecrets>,
     desired: &mut Desired,
     first: usize,
+    namespace: Option<&str>,
 ) {
     let Some((template, _)) = r.string(
         &cs.value.openbao_kv,
@@ -209,13 +212,14 @@ fn keymaster(
         return;
     };
     let at = cs.value.openbao_kv.loc;
-    let ns = match &cs.value.namespace {
-        Some(n) => match r.string(n, "keycloak.client_secrets.namespace", false) {
+    let ns = match (namespace, &cs.value.namespace) {
+        (Some(tenant), _) => tenant.to_owned(),
+        (None, Some(n)) => match r.string(n, "keycloak.client_secrets.namespace", false) {
             Some((ns, _)) if ns == "root" => String::new(),
             Some((ns, _)) => ns.trim_matches('/').to_owned(),
             None => return,
         },
-        None => String::new(),
+        (None, None) => String::new(),
     };
     let unknown: Vec<&str> = template
         .split('{')

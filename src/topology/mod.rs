@@ -29,6 +29,7 @@ pub mod realm_split;
 pub mod redact;
 mod refs;
 pub mod resolve;
+mod tenants;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,15 +51,15 @@ pub fn load_with_env(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Desired, TopologyError> {
-    let (raw, src) = read(path, env)?;
-    resolve::resolve(&raw, path, &src, env).map_err(TopologyError::Invalid)
+    let (raw, src, text) = read(path, env)?;
+    resolve::resolve(&raw, path, &src, &text, env).map_err(TopologyError::Invalid)
 }
 
 /// Reads a topology file for its connection settings only (OpenBao address, token, CA, ledger,
 /// identity): what `unlock` and `bootstrap --list/--revoke` need, without resolving the rest.
 pub fn load_connection(path: &Path) -> Result<Desired, TopologyError> {
     let env = |name: &str| std::env::var(name).ok();
-    let (raw, src) = read(path, &env)?;
+    let (raw, src, _) = read(path, &env)?;
     resolve::resolve_connection(&raw, path, &src, &env).map_err(TopologyError::Invalid)
 }
 
@@ -67,7 +68,7 @@ pub fn load_connection(path: &Path) -> Result<Desired, TopologyError> {
 fn read(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(RawTopology, Source), TopologyError> {
+) -> Result<(RawTopology, Source, String), TopologyError> {
     let text = std::fs::read_to_string(path).map_err(|e| TopologyError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -77,7 +78,9 @@ fn read(
         text: Arc::new(redact::redact(&text)),
     };
     let raw = parse(&text, &src, env)?;
-    Ok((raw, src))
+    // The text itself goes on only to re-read the tenants' templates (see tenants.rs), never
+    // into a diagnostic: those quote `src`.
+    Ok((raw, src, text))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(

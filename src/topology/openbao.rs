@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use super::mounts::{auth_mount, secrets_mount};
 use super::node::{Loc, Node, Raw};
-use super::raw::{Blocks, Body, RawOpenBao};
+use serde_saphyr::Spanned;
+
+use super::raw::{Blocks, Body, RawNamespace, RawOpenBao};
 use super::resolve::{BUILTIN_POLICIES, Resolver, check_name};
 use crate::model::{Address, AttrValue, Desired, DesiredResource, ROOT_NS, ResourceId};
 use crate::sensitive::Sensitive;
@@ -288,58 +290,69 @@ fn namespace_body(r: &mut Resolver, ob: &Blocks, ns: &str, desired: &mut Desired
         );
     }
     for (name, child) in ob.namespaces {
-        let loc = Loc::of(child);
-        // A namespace path travels in a header (X-Vault-Namespace): printable ASCII only.
-        if name.is_empty()
-            || name.contains('/')
-            || name.contains(' ')
-            || name == "root"
-            || !name.chars().all(|c| c.is_ascii_graphic())
-            || crate::backends::path::check_segment(name).is_some()
-        {
-            r.problem(
-                loc,
-                format!("`{}` is not a namespace name", name.escape_debug()),
-                "name one level per key (printable ASCII, no spaces, not `.` or `..`), and nest namespaces for deeper paths".to_string(),
-            );
-            continue;
-        }
-        let path = if ns.is_empty() {
-            name.clone()
-        } else {
-            format!("{ns}/{name}")
-        };
-        let mut attrs = BTreeMap::new();
-        if let Some(meta) = &child.value.custom_metadata {
-            let mut m = serde_json::Map::new();
-            for (k, v) in r.body(&meta.value, "", false) {
-                if v.is_secret() {
-                    // Plans show metadata, and OpenBao shows it to anyone who may list namespaces.
-                    r.problem(
-                        meta.value.get(&k).map(|n| n.loc).unwrap_or(loc),
-                        format!("`custom_metadata.{k}` of namespace `{name}` cannot be a secret or a reference"),
-                        "namespace metadata is not secret: write the value literally".to_string(),
-                    );
-                    continue;
-                }
-                m.insert(k, v.to_wire());
+        child_namespace(r, ns, name, child, desired);
+    }
+}
+
+/// The namespace `name` below `ns` (the root: `""`), with what it holds.
+pub(super) fn child_namespace(
+    r: &mut Resolver,
+    ns: &str,
+    name: &str,
+    child: &Spanned<RawNamespace>,
+    desired: &mut Desired,
+) {
+    let loc = Loc::of(child);
+    // A namespace path travels in a header (X-Vault-Namespace): printable ASCII only.
+    if name.is_empty()
+        || name.contains('/')
+        || name.contains(' ')
+        || name == "root"
+        || !name.chars().all(|c| c.is_ascii_graphic())
+        || crate::backends::path::check_segment(name).is_some()
+    {
+        r.problem(
+            loc,
+            format!("`{}` is not a namespace name", name.escape_debug()),
+            "name one level per key (printable ASCII, no spaces, not `.` or `..`), and nest namespaces for deeper paths".to_string(),
+        );
+        return;
+    }
+    let path = if ns.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{ns}/{name}")
+    };
+    let mut attrs = BTreeMap::new();
+    if let Some(meta) = &child.value.custom_metadata {
+        let mut m = serde_json::Map::new();
+        for (k, v) in r.body(&meta.value, "", false) {
+            if v.is_secret() {
+                // Plans show metadata, and OpenBao shows it to anyone who may list namespaces.
+                r.problem(
+                    meta.value.get(&k).map(|n| n.loc).unwrap_or(loc),
+                    format!("`custom_metadata.{k}` of namespace `{name}` cannot be a secret or a reference"),
+                    "namespace metadata is not secret: write the value literally".to_string(),
+                );
+                continue;
             }
-            attrs.insert(
-                "custom_metadata".to_owned(),
-                AttrValue::Plain(Value::Object(m)),
-            );
+            m.insert(k, v.to_wire());
         }
-        let mut ns_res = DesiredResource::new(ResourceId::new(ns, "namespace", None, name), attrs);
-        ns_res.loc = Some(r.key_loc(loc, name));
-        let ns_addr = ns_res.address.clone();
-        desired.resources.push(ns_res);
-        let start = desired.resources.len();
-        namespace_body(r, &child.value.blocks(), &path, desired);
-        // Everything directly inside waits for the namespace (deeper levels wait for theirs).
-        for res in &mut desired.resources[start..] {
-            if res.id.namespace == path {
-                res.depends_on.push(ns_addr.clone());
-            }
+        attrs.insert(
+            "custom_metadata".to_owned(),
+            AttrValue::Plain(Value::Object(m)),
+        );
+    }
+    let mut ns_res = DesiredResource::new(ResourceId::new(ns, "namespace", None, name), attrs);
+    ns_res.loc = Some(r.key_loc(loc, name));
+    let ns_addr = ns_res.address.clone();
+    desired.resources.push(ns_res);
+    let start = desired.resources.len();
+    namespace_body(r, &child.value.blocks(), &path, desired);
+    // Everything directly inside waits for the namespace (deeper levels wait for theirs).
+    for res in &mut desired.resources[start..] {
+        if res.id.namespace == path {
+            res.depends_on.push(ns_addr.clone());
         }
     }
 }

@@ -23,12 +23,21 @@ pub struct RawTopology {
     pub openbao: Option<Spanned<RawOpenBao>>,
     pub keycloak: Option<Spanned<RawKeycloak>>,
     pub infisical: Option<Spanned<super::raw_infisical::RawInfisical>>,
-    // The block below belongs to a later milestone; it is parsed as a plain node so that the
-    // error can say "not supported yet" at the right line instead of "unknown field".
-    pub tenants: Option<Node>,
+    pub tenants: Option<Spanned<RawTenants>>,
     /// What `aegisctl bootstrap` renders for.
     #[serde(default)]
     pub hosts: BTreeMap<String, RawHost>,
+}
+
+/// The `tenants:` block: the slugs, and the two templates each slug expands (see
+/// `topology/tenants.rs`). The bodies stay nodes here: they are re-read per tenant, with
+/// `{{ slug }}` filled in, as a namespace body and a realm representation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenants {
+    pub slugs: Node,
+    pub openbao: Option<Node>,
+    pub keycloak: Option<Node>,
 }
 
 /// The `keycloak:` block: how to reach Keycloak's admin API, the realm files, and where the

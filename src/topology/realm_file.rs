@@ -220,26 +220,66 @@ pub(super) fn read(r: &mut Resolver, node: &Node) -> Option<RealmResources> {
             return None;
         }
     };
+    from_text(
+        r,
+        &content,
+        &path.display().to_string(),
+        &path,
+        None,
+        node.loc,
+    )
+}
+
+/// A realm representation given as text (a realm file's, or a tenant's realm template with
+/// its `{{ slug }}` filled in): `name` names it in diagnostics, `path` is what its `file:`
+/// references are relative to; `realm` is the realm it must be (a tenant's), set when the text
+/// does not say, refused when it says another. `at` is where the topology names it.
+pub(super) fn from_text(
+    r: &mut Resolver,
+    content: &str,
+    name: &str,
+    path: &std::path::Path,
+    realm: Option<&str>,
+    at: Loc,
+) -> Option<RealmResources> {
     let src = Source {
-        name: path.display().to_string(),
+        name: name.to_owned(),
         // Snippets quote the file: a literal client secret is masked like a password.
-        text: Arc::new(super::redact::redact_with(&content, CREDENTIAL_KEYS)),
+        text: Arc::new(super::redact::redact_with(content, CREDENTIAL_KEYS)),
     };
-    let root: Node = match super::parse(&content, &src, r.env) {
+    let root: Node = match super::parse(content, &src, r.env) {
         Ok(n) => n,
         Err(e) => {
-            r.problems.extend(into_problems(e, &src, node.loc));
+            r.problems.extend(into_problems(e, &src, at));
             return None;
         }
     };
-    let mut sub = Resolver::new(&src, &path, r.env);
+    let mut sub = Resolver::new(&src, path, r.env);
     sub.rules = &REALM_FILE;
     let mut reader = Reader {
         sub,
         refs: Vec::new(),
         locs: BTreeMap::new(),
     };
-    let value = reader.walk("", "realm", &root);
+    let mut value = reader.walk("", "realm", &root);
+    if let (Some(want), Value::Object(map)) = (realm, &mut value) {
+        match map.get("realm").and_then(Value::as_str) {
+            None => {
+                map.insert("realm".into(), Value::String(want.to_owned()));
+            }
+            Some(named) if named == want => {}
+            Some(named) => {
+                let loc = reader.locs.get("realm").copied().unwrap_or(at);
+                reader.sub.problem(
+                    loc,
+                    format!("this realm is `{want}`, and the template names it `{named}`"),
+                    "leave `realm` out of a tenant's realm template (it is tenant-{{ slug }}), or write realm: tenant-{{ slug }}".to_string(),
+                );
+                r.problems.append(&mut reader.sub.problems);
+                return None;
+            }
+        }
+    }
     let out = match realm_split::split(&value) {
         Ok(objects) => Some(resources(&mut reader, objects, &src)),
         Err(messages) => {

@@ -241,18 +241,6 @@ impl<'a> Resolver<'a> {
         }
         from
     }
-
-    fn unsupported(&mut self, node: &Option<Node>, what: &str) {
-        if let Some(n) = node {
-            let key = what.rsplit('.').next().unwrap_or(what);
-            let loc = self.key_loc(n.loc, key);
-            self.problem(
-                loc,
-                format!("`{what}` is not supported yet by this aegisctl"),
-                "remove the block, or upgrade aegisctl".to_string(),
-            );
-        }
-    }
 }
 
 /// The topology's identity: `name:`, else the file's stem (`inventories/prod.yaml` → `prod`).
@@ -302,6 +290,7 @@ pub(crate) fn resolve(
     raw: &RawTopology,
     file: &Path,
     src: &Source,
+    original: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Desired, Vec<Problem>> {
     let mut r = Resolver::new(src, file, env);
@@ -312,7 +301,6 @@ pub(crate) fn resolve(
             "this aegisctl reads `version: 1`".to_string(),
         );
     }
-    r.unsupported(&raw.tenants, "tenants");
     let name = identity(&mut r, raw, file);
     let mut desired = empty_desired(file, name, src);
     if let Some(ob) = &raw.openbao {
@@ -323,6 +311,9 @@ pub(crate) fn resolve(
     }
     if let Some(inf) = &raw.infisical {
         super::infisical::infisical(&mut r, inf, &mut desired);
+    }
+    if let Some(t) = &raw.tenants {
+        super::tenants::tenants(&mut r, t, raw, original, &mut desired);
     }
     for (name, host) in &raw.hosts {
         super::hosts::hosts(&mut r, name, host, &mut desired);
