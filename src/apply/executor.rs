@@ -103,7 +103,50 @@ async fn guard(
     }
 }
 
+/// What a change left: the object read back, and the object as sent when its output
+/// references were filled in.
+pub(super) struct Written {
+    live: Option<Live>,
+    sent: Option<DesiredResource>,
+}
+
+impl Written {
+    fn none() -> Written {
+        Written {
+            live: None,
+            sent: None,
+        }
+    }
+}
+
 async fn run_one(
+    registry: &Registry,
+    change: &Change,
+    res: Option<&DesiredResource>,
+    live: Option<&Live>,
+    deleting: &BTreeSet<Address>,
+    made: &MadeOutputs,
+) -> Result<Written, BackendError> {
+    let resolved = match res {
+        Some(r) => with_outputs(registry, r, made).await?,
+        None => None,
+    };
+    let live = send(
+        registry,
+        change,
+        resolved.as_ref().or(res),
+        live,
+        deleting,
+        made,
+    )
+    .await?;
+    Ok(Written {
+        live,
+        sent: resolved,
+    })
+}
+
+async fn send(
     registry: &Registry,
     change: &Change,
     res: Option<&DesiredResource>,
@@ -114,11 +157,6 @@ async fn run_one(
     let kind = registry
         .of(&change.id)
         .ok_or_else(|| BackendError::Refused(format!("unknown kind `{}`", change.id.kind)))?;
-    let resolved = match res {
-        Some(r) => with_outputs(registry, r, made).await?,
-        None => None,
-    };
-    let res = resolved.as_ref().or(res);
     let keep = |m: Made| {
         if !m.outputs.is_empty()
             && let Ok(mut all) = made.lock()
@@ -244,13 +282,14 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
     };
     let mut busy: BTreeSet<String> = BTreeSet::new();
     let mut parked: VecDeque<usize> = VecDeque::new();
-    let finish = |i: usize, outcome: Outcome, live: Option<Live>, state: &mut Vec<State>| {
+    let finish = |i: usize, outcome: Outcome, written: Written, state: &mut Vec<State>| {
         reporter.finished(&plan.changes[i], &outcome);
         // The receiver only goes away when the apply itself is gone.
         let _ = events.send(Event {
             change: plan.changes[i].clone(),
             outcome: outcome.clone(),
-            live,
+            live: written.live,
+            sent: written.sent.map(Box::new),
         });
         state[i] = State::Finished(outcome);
     };
@@ -271,7 +310,7 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
             if change.manual.is_some() {
                 // Nothing to send; dependents go ahead (they may rely on the operator's step).
                 release_dependents(i, &dependents, &mut waiting, &state, &mut ready);
-                finish(i, Outcome::Manual, None, &mut state);
+                finish(i, Outcome::Manual, Written::none(), &mut state);
                 continue;
             }
             state[i] = State::Running;
@@ -301,9 +340,9 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
             ready = back;
         }
         match result {
-            Ok(live) => {
+            Ok(written) => {
                 release_dependents(i, &dependents, &mut waiting, &state, &mut ready);
-                finish(i, Outcome::Done, live, &mut state);
+                finish(i, Outcome::Done, written, &mut state);
             }
             Err(e) => {
                 // Everything downstream is skipped, naming the change that failed; after a
@@ -321,12 +360,22 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
                         up = registry.container(&c);
                     }
                 }
-                finish(i, Outcome::Failed(with_help(&e)), None, &mut state);
+                finish(
+                    i,
+                    Outcome::Failed(with_help(&e)),
+                    Written::none(),
+                    &mut state,
+                );
                 while let Some(j) = stack.pop() {
                     if state[j] != State::Pending {
                         continue;
                     }
-                    finish(j, Outcome::Skipped(failed.clone()), None, &mut state);
+                    finish(
+                        j,
+                        Outcome::Skipped(failed.clone()),
+                        Written::none(),
+                        &mut state,
+                    );
                     stack.extend(dependents[j].iter().copied());
                     let more = deletes.ended(j, &state);
                     ready.extend(more);
@@ -341,7 +390,7 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
     for i in 0..n {
         if state[i] == State::Pending {
             // Not reached: an interrupt stopped the dispatching first.
-            finish(i, Outcome::Cancelled, None, &mut state);
+            finish(i, Outcome::Cancelled, Written::none(), &mut state);
         }
     }
     plan.changes

@@ -49,6 +49,9 @@ pub struct Event {
     /// The object as read back right after it was written (`None` for deletions, failures,
     /// or when the read-back itself failed).
     pub live: Option<Live>,
+    /// The object as sent, when that differs from its declaration: its output references
+    /// filled in (a generated client secret). The ledger fingerprints what was sent.
+    pub sent: Option<Box<crate::model::DesiredResource>>,
 }
 
 /// A flag that stops the dispatching of changes: set by an interrupt, or with a reason when

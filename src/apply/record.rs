@@ -103,7 +103,9 @@ impl<'a> Recorder<'a> {
         match (&ev.outcome, ev.change.action) {
             (Outcome::Done, Action::Delete) => self.ledger.remove(&address),
             (Outcome::Done, _) => {
-                if let Some(res) = self.desired.get(&address).copied() {
+                // What was sent: with its output references filled in, when it had any.
+                let res = ev.sent.as_deref().or(self.desired.get(&address).copied());
+                if let Some(res) = res {
                     self.fingerprint(res, ev.live.as_ref());
                 }
                 if let Some(live) = ev.live {
