@@ -58,6 +58,7 @@ mod safety_prune;
 mod safety_secrets;
 mod safety_util;
 mod schema;
+mod tenants;
 mod transport;
 mod walking_skeleton;
 
