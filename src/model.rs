@@ -401,8 +401,14 @@ mod tests {
         for id in [&ns, &inside, &realm] {
             assert_eq!(id.tenant(), Some("acme"), "{id:?}");
         }
-        assert_eq!(ResourceId::new("", "policy", None, "tenant-acme").tenant(), None);
-        assert_eq!(ResourceId::new("shared", "policy", None, "p").tenant(), None);
+        assert_eq!(
+            ResourceId::new("", "policy", None, "tenant-acme").tenant(),
+            None
+        );
+        assert_eq!(
+            ResourceId::new("shared", "policy", None, "p").tenant(),
+            None
+        );
     }
 
     #[test]
