@@ -249,3 +249,39 @@ fn drift_grouped_per_tenant_under_each_heading() {
     }
     insta::assert_snapshot!(human::drift(&d, PLAIN));
 }
+
+#[test]
+fn compact_drift_folds_within_each_heading() {
+    let realm_client =
+        |slug: &str, action| kc(&format!("tenant-{slug}"), "client", "portal", action);
+    let d = Drift {
+        changed: vec![
+            realm_client("acme", Action::Update),
+            realm_client("beta", Action::Update),
+        ],
+        deleted: vec![
+            realm_client("acme", Action::Delete),
+            realm_client("beta", Action::Delete),
+            bao("tenant-gamma", "policy", None, "p", Action::Delete),
+        ],
+        unmanaged: vec![],
+    };
+    let text = human::drift_as(&d, PLAIN, Layout::Compact);
+    let changed = text
+        .find("Changed outside aegisctl:")
+        .expect("changed heading");
+    let deleted = text
+        .find("Deleted outside aegisctl:")
+        .expect("deleted heading");
+    let line = "2 tenants (acme, beta), each: ~ 1 object in its realm\n";
+    assert!(text[changed..deleted].contains(line), "{text}");
+    let after = &text[deleted..];
+    assert!(after.contains("2 tenants (acme, beta), each: - 1 object in its realm\n"));
+    // Gamma's shape is its own: in full.
+    assert!(after.contains("Tenant gamma (namespace tenant-gamma, realm tenant-gamma):\n\n  # "));
+    assert!(
+        text.ends_with(
+            "Drift: 2 changed, 3 deleted outside aegisctl, 0 not managed by aegisctl.\n"
+        )
+    );
+}
