@@ -46,9 +46,10 @@ pub struct RunFlags {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
     /// Summarise tenants in the human output: tenants whose changes have the same shape (the
-    /// same actions on their namespace, their realm, and as many objects in each) share one
-    /// line; a tenant unlike any other, or with a warning or a manual step, is shown in full.
-    /// Objects outside tenants are always shown in full; --json keeps every change
+    /// same actions on their namespace and realm, and on as many objects in each) share one
+    /// line; a tenant unlike any other, or with a change that carries a note (a warning, a
+    /// manual step, why it is planned, what else it destroys), is shown in full. Objects outside
+    /// tenants are always shown in full; --json keeps every change
     #[arg(long)]
     pub compact: bool,
 }
