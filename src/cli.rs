@@ -45,12 +45,21 @@ pub struct RunFlags {
     /// How many requests run at once
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
+    /// Summarise tenants in the human output: tenants whose changes have the same shape (the
+    /// same actions on their namespace and realm, and on as many objects in each) share one
+    /// line; a tenant unlike any other, or with a change that carries a note (a warning, a
+    /// manual step, why it is planned, what else it destroys), is shown in full. Objects outside
+    /// tenants are always shown in full; --json keeps every change
+    #[arg(long)]
+    pub compact: bool,
 }
 
 /// Flags that select what a plan covers.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PlanFlags {
-    /// Limit to this address and what it depends on (repeatable)
+    /// Limit to this address and what it depends on (repeatable). `tenant[SLUG]` selects every
+    /// object of that tenant: its namespace `tenant-SLUG` and what is in it, its realm
+    /// `tenant-SLUG` and what is in it (and what they depend on)
     #[arg(long = "target", value_name = "ADDRESS")]
     pub targets: Vec<String>,
     /// Also destroy objects aegisctl manages (per its ledger) that the file no longer declares

@@ -19,6 +19,7 @@ use crate::apply::{ApplyReport, Outcome};
 use crate::cli::{PlanFlags, RunFlags};
 use crate::model::Desired;
 use crate::plan::diff::target_closure;
+use crate::plan::render::tenants::Layout;
 use crate::plan::render::{human, json};
 use crate::plan::{Action, PlanOptions};
 use crate::printer::Printer;
@@ -141,6 +142,7 @@ pub(super) async fn run(
         &opts,
         parallelism,
         &cancel,
+        Layout::compact(run.compact),
     )
     .await;
     let released = lock.release().await;
@@ -247,6 +249,7 @@ async fn locked(
     opts: &PlanOptions,
     parallelism: usize,
     cancel: &Cancel,
+    layout: Layout,
 ) -> Result<Finished, CliError> {
     let client = session.client();
     let mut ledger = session.ledger(desired, parallelism).await?;
@@ -296,7 +299,7 @@ async fn locked(
         for w in &warnings {
             printer.warn(w);
         }
-        printer.result(&human::plan(&plan, printer.styles()));
+        printer.result(&human::plan_as(&plan, printer.styles(), layout));
     }
 
     if let Some(c) = plan.changes.iter().find(|c| c.warning.is_some()) {

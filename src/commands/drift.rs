@@ -11,6 +11,7 @@ use crate::cli::RunFlags;
 use crate::model::Backend;
 use crate::plan::diff;
 use crate::plan::observe::{NAMESPACE_KIND, REALM_KIND};
+use crate::plan::render::tenants::Layout;
 use crate::plan::render::{human, json};
 use crate::printer::Printer;
 
@@ -104,7 +105,11 @@ pub(super) async fn run(printer: &Printer, file: &Path, run: &RunFlags) -> Resul
         if !ledger.mount_exists {
             printer.info("Nothing has been applied yet: the ledger does not exist.");
         }
-        printer.result(&human::drift(&drift, printer.styles()));
+        printer.result(&human::drift_as(
+            &drift,
+            printer.styles(),
+            Layout::compact(run.compact),
+        ));
     }
     Ok(if drift.is_empty() {
         EXIT_OK

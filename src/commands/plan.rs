@@ -7,6 +7,7 @@ use super::{CliError, EXIT_CHANGES, EXIT_OK, load};
 use crate::apply::planfile::{self, PlanFile};
 use crate::cli::{PlanFlags, RunFlags};
 use crate::plan::diff::target_closure;
+use crate::plan::render::tenants::Layout;
 use crate::plan::render::{human, json};
 use crate::plan::{Plan, PlanOptions};
 use crate::printer::Printer;
@@ -20,14 +21,14 @@ pub(crate) fn options(flags: &PlanFlags) -> PlanOptions {
     }
 }
 
-pub(crate) fn show(printer: &Printer, plan: &Plan, diagnostics: &[String]) {
+pub(crate) fn show(printer: &Printer, plan: &Plan, diagnostics: &[String], layout: Layout) {
     if printer.json {
         printer.document(&json::plan(plan, diagnostics));
     } else {
         for d in diagnostics {
             printer.warn(d);
         }
-        printer.result(&human::plan(plan, printer.styles()));
+        printer.result(&human::plan_as(plan, printer.styles(), layout));
     }
 }
 
@@ -51,7 +52,7 @@ pub(super) async fn run(
     let (_, plan, warnings) = session
         .plan(&mut desired, &ledger, &opts, parallelism)
         .await?;
-    show(printer, &plan, &warnings);
+    show(printer, &plan, &warnings, Layout::compact(run.compact));
     if let Some(path) = out {
         let topology = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
         let (digest, digest_key) = planfile::digest(&desired, &ledger, session.client());

@@ -16,6 +16,9 @@ use crate::backends::{Kind, Live, Registry};
 use crate::model::{Address, AttrValue, Desired, DesiredResource, ResourceId};
 use crate::state::ledger::Ledger;
 
+/// `--target` resolution lives beside the differ; its callers know it as `diff::target_closure`.
+pub use super::targets::target_closure;
+
 /// Live state per address: `None` = absent.
 #[derive(Clone, Debug, Default)]
 pub struct Observed {
@@ -24,8 +27,9 @@ pub struct Observed {
 
 #[derive(Debug, Error)]
 pub enum PlanError {
-    #[error("--target {0} matches no address in the topology")]
-    UnknownTarget(String),
+    /// The target, and why it selects nothing.
+    #[error("--target {0} {1}")]
+    UnknownTarget(String, String),
     #[error("the topology names the kind `{0}`, which this aegisctl does not know")]
     UnknownKind(String),
 }
@@ -161,35 +165,6 @@ fn create_attrs(res: &DesiredResource) -> Vec<AttrDiff> {
             known_after_apply: matches!(v, AttrValue::Output(_)),
         })
         .collect()
-}
-
-/// The addresses `--target` selects: each target and, transitively, what it depends on.
-pub fn target_closure(
-    desired: &Desired,
-    targets: &[String],
-) -> Result<Option<BTreeSet<Address>>, PlanError> {
-    if targets.is_empty() {
-        return Ok(None);
-    }
-    let by_addr: BTreeMap<&Address, &DesiredResource> =
-        desired.resources.iter().map(|r| (&r.address, r)).collect();
-    let mut out = BTreeSet::new();
-    let mut stack: Vec<Address> = Vec::new();
-    for t in targets {
-        let a = Address(t.clone());
-        if !by_addr.contains_key(&a) {
-            return Err(PlanError::UnknownTarget(t.clone()));
-        }
-        stack.push(a);
-    }
-    while let Some(a) = stack.pop() {
-        if out.insert(a.clone())
-            && let Some(r) = by_addr.get(&a)
-        {
-            stack.extend(r.depends_on.iter().cloned());
-        }
-    }
-    Ok(Some(out))
 }
 
 fn kind_of<'a>(registry: &'a Registry, id: &ResourceId) -> Result<&'a dyn Kind, PlanError> {

@@ -6,6 +6,7 @@ pub mod model;
 pub mod normalise;
 pub mod observe;
 pub mod render;
+pub mod targets;
 
 pub use diff::{Observed, PlanError, PlanOptions};
 pub use model::{Action, AttrDiff, Change, Drift, Plan, Summary};

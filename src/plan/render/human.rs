@@ -1,11 +1,13 @@
 //! Human rendering of plans and drift reports, as spec/cli.md shows them.
 //!
 //! Drift uses the very same block renderer as plans, under "changed outside aegisctl",
-//! "deleted outside aegisctl" and "not managed by aegisctl" headings.
+//! "deleted outside aegisctl" and "not managed by aegisctl" headings. Changes of tenants are
+//! laid out per tenant by `tenants.rs`.
 
 use console::Style;
 use serde_json::Value;
 
+use super::tenants::{self, Layout};
 use crate::plan::model::{Action, AttrDiff, Change, Drift, Plan, summarise};
 use crate::sensitive::REDACTED;
 
@@ -16,7 +18,7 @@ pub struct Styles {
 }
 
 impl Styles {
-    fn paint(&self, action: Action, text: &str) -> String {
+    pub(super) fn paint(&self, action: Action, text: &str) -> String {
         if !self.color {
             return text.to_owned();
         }
@@ -29,7 +31,7 @@ impl Styles {
         style.force_styling(true).apply_to(text).to_string()
     }
 
-    fn bold(&self, text: &str) -> String {
+    pub(super) fn bold(&self, text: &str) -> String {
         if self.color {
             Style::new()
                 .bold()
@@ -212,15 +214,20 @@ fn action_words(a: Action) -> &'static str {
     }
 }
 
-/// The plan as a person reads it.
+/// The plan as a person reads it, every change in full.
 pub fn plan(p: &Plan, styles: Styles) -> String {
+    plan_as(p, styles, Layout::Full)
+}
+
+/// The plan as a person reads it, tenants laid out as `layout` says.
+pub fn plan_as(p: &Plan, styles: Styles, layout: Layout) -> String {
     if p.is_empty() {
         return "No changes. The servers match the topology.\n".to_owned();
     }
     let mut out = String::from("aegisctl will perform the following actions:\n\n");
-    for c in &p.changes {
-        change_block(&mut out, styles, c, action_words(c.action));
-    }
+    tenants::blocks(&mut out, styles, layout, &p.changes, &|c| {
+        action_words(c.action)
+    });
     let s = p.summary();
     out.push_str(&styles.bold(&format!(
         "Plan: {} to add, {} to change, {} to destroy.",
@@ -230,8 +237,13 @@ pub fn plan(p: &Plan, styles: Styles) -> String {
     out
 }
 
-/// The drift report, under its three headings.
+/// The drift report, under its three headings, every change in full.
 pub fn drift(d: &Drift, styles: Styles) -> String {
+    drift_as(d, styles, Layout::Full)
+}
+
+/// The drift report, under its three headings, tenants laid out as `layout` says.
+pub fn drift_as(d: &Drift, styles: Styles, layout: Layout) -> String {
     if d.is_empty() {
         return "No drift. The servers match what aegisctl last applied.\n".to_owned();
     }
@@ -258,9 +270,7 @@ pub fn drift(d: &Drift, styles: Styles) -> String {
         }
         out.push_str(&styles.bold(heading));
         out.push_str("\n\n");
-        for c in items {
-            change_block(&mut out, styles, c, what);
-        }
+        tenants::blocks(&mut out, styles, layout, items, &|_| what);
     }
     out.push_str(&styles.bold(&format!(
         "Drift: {} changed, {} deleted outside aegisctl, {} not managed by aegisctl.",

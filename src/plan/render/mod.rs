@@ -3,6 +3,10 @@
 
 pub mod human;
 pub mod json;
+pub mod tenants;
+
+#[cfg(test)]
+mod tenants_tests;
 
 #[cfg(test)]
 mod tests {
