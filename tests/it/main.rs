@@ -59,6 +59,7 @@ mod safety_secrets;
 mod safety_util;
 mod schema;
 mod tenants;
+mod tenants_scale;
 mod transport;
 mod walking_skeleton;
 
