@@ -3,7 +3,8 @@
 # Infisical (the test double of tests/doubles/: no registry ships Infisical's server), then the
 # demo topology (inventories/demo.yaml with realms/): validate → plan → apply → plan ("No
 # changes.") → the SDK client's login with the secret the keymaster put in OpenBao (its
-# aegis_role claim printed), the same secret copied into Infisical → drift (a client secret
+# aegis_role claim printed), the same secret copied into Infisical, two tenants from one
+# template whose service accounts open only their own namespace → drift (a client secret
 # regenerated behind aegisctl's back: OpenBao's and Infisical's copies stale) → apply again, a misspelt
 # field refused, the prune guard refusing to destroy what aegisctl does not manage, bootstraps
 # rendered for three hosts (one also gets an Infisical client secret, used once), then a bad day: a dead apply's lock taken over, and OpenBao killed
@@ -170,6 +171,34 @@ banner "aegisctl apply --auto-approve inventories/demo.yaml (OpenBao and Infisic
 kc_token >/dev/null || fail "the SDK client could not log in with the secret apply copied"
 [ "$(ifs_secret)" = "$(kv_secret_digest)" ] || fail "Infisical's copy was not brought along"
 echo "aegis-sdk logs in with the new secret from OpenBao; Infisical holds the same"
+
+# ---- tenants: one template, two realm + namespace pairs, and a tenant opens only its own vault --
+banner "tenants acme and globex: realm tenant-acme's service account opens namespace tenant-acme, and only it"
+tenant_jwt() { # $1: tenant; the worker's secret comes from the tenant's own namespace (keymaster)
+  curl -sf -H "X-Vault-Token: $BAO_TOKEN" -H "X-Vault-Namespace: tenant-$1" "$BAO_ADDR/v1/secret/data/keycloak/worker" |
+    python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin)["data"]["data"]["client_secret"])' |
+    curl -sf --data-urlencode grant_type=client_credentials --data-urlencode client_id=worker \
+      --data-urlencode client_secret@- "$KEYCLOAK_URL/realms/tenant-$1/protocol/openid-connect/token" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+jwt_login() { # $1: namespace, $2: JWT → the HTTP status of the login
+  python3 -c 'import json, sys; print(json.dumps({"role": "service", "jwt": sys.argv[1]}))' "$2" |
+    curl -s -o "$work/jwt-login.json" -w '%{http_code}' -X POST -H "X-Vault-Namespace: $1" -d @- \
+      "$BAO_ADDR/v1/auth/jwt/login"
+}
+acme_jwt=$(tenant_jwt acme) || fail "no token from realm tenant-acme"
+[ "$(jwt_login tenant-acme "$acme_jwt")" = 200 ] || fail "realm tenant-acme's token did not open namespace tenant-acme"
+acme_vault=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["auth"]["client_token"])' "$work/jwt-login.json")
+curl -sf -H "X-Vault-Token: $acme_vault" -H "X-Vault-Namespace: tenant-acme" "$BAO_ADDR/v1/secret/data/app/config" |
+  python3 -c 'import json, sys; d = json.load(sys.stdin)["data"]["data"]; print("namespace tenant-acme, read with realm tenant-acme'"'"'s token: tenant =", d["tenant"])' ||
+  fail "the tenant's token could not read its secret"
+code=$(jwt_login tenant-globex "$acme_jwt")
+[ "$code" != 200 ] || fail "realm tenant-acme's token opened namespace tenant-globex"
+echo "namespace tenant-globex refuses realm tenant-acme's token: HTTP $code"
+globex_jwt=$(tenant_jwt globex) || fail "no token from realm tenant-globex"
+code=$(jwt_login tenant-acme "$globex_jwt")
+[ "$code" != 200 ] || fail "realm tenant-globex's token opened namespace tenant-acme"
+echo "namespace tenant-acme refuses realm tenant-globex's token: HTTP $code"
 
 # ---- safe by construction: fields checked against OpenBao, prune guarded, identities kept -----
 banner "a typo in a field name is an error before anything is written (token_ttl misspelt)"

@@ -38,6 +38,9 @@ pub struct RawTenants {
     pub slugs: Node,
     pub openbao: Option<Node>,
     pub keycloak: Option<Node>,
+    /// Where each tenant realm's client secrets go in its own namespace (`MOUNT/PATH` with
+    /// `{clientId}`); by default `keycloak.client_secrets.openbao_kv`.
+    pub client_secrets: Option<Spanned<RawClientSecrets>>,
 }
 
 /// The `keycloak:` block: how to reach Keycloak's admin API, the realm files, and where the

@@ -39,6 +39,18 @@ pub(super) fn tenants(
     let Some(slugs) = slugs(r, &block.slugs, raw, desired) else {
         return;
     };
+    if let Some(ns) = block
+        .client_secrets
+        .as_ref()
+        .and_then(|cs| cs.value.namespace.as_ref())
+    {
+        r.problem(
+            ns.loc,
+            "a tenant's client secrets go to its own namespace: `tenants.client_secrets` takes no `namespace`",
+            "remove it: each realm tenant-{slug} writes into namespace tenant-{slug}".to_string(),
+        );
+        return;
+    }
     if block.keycloak.is_some() && desired.keycloak.is_none() {
         let at = r.key_loc(Loc::of(t), "keycloak");
         r.problem(
@@ -286,11 +298,12 @@ fn realm(
     let first = desired.resources.len();
     desired.resources.extend(realm.resources);
     super::keycloak::dependencies(&mut desired.resources[first..]);
-    if let Some(cs) = raw
+    let own = raw.tenants.as_ref().and_then(|t| t.value.client_secrets.as_ref());
+    let shared = raw
         .keycloak
         .as_ref()
-        .and_then(|k| k.value.client_secrets.as_ref())
-    {
+        .and_then(|k| k.value.client_secrets.as_ref());
+    if let Some(cs) = own.or(shared) {
         super::keycloak::keymaster(r, cs, desired, first, Some(&name));
     }
     if let Some(kc) = &mut desired.keycloak {

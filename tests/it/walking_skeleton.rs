@@ -193,4 +193,5 @@ fn demo_converges_and_the_daemon_role_can_sign_and_read() {
     assert_eq!(kv["data"]["data"]["client_secret"], ORCHESTRATOR_SECRET);
     kc.delete_realm("aegis-system");
     kc.delete_realm("tenant-acme");
+    kc.delete_realm("tenant-globex");
 }
