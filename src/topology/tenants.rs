@@ -298,7 +298,10 @@ fn realm(
     let first = desired.resources.len();
     desired.resources.extend(realm.resources);
     super::keycloak::dependencies(&mut desired.resources[first..]);
-    let own = raw.tenants.as_ref().and_then(|t| t.value.client_secrets.as_ref());
+    let own = raw
+        .tenants
+        .as_ref()
+        .and_then(|t| t.value.client_secrets.as_ref());
     let shared = raw
         .keycloak
         .as_ref()

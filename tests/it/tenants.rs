@@ -369,7 +369,28 @@ fn tenants_are_isolated_pairs_and_their_lifecycle_is_their_own() {
             .contains(&format!(r#"keycloak[{rc}].realm["{rc}"] will be created"#)),
         "{plan}"
     );
+    // One tenant alone: --target tenant[SLUG].
+    let one = run(&bao, kc, &["plan", "--target", &format!("tenant[{a}]"), f]);
+    assert_eq!(one.code, Some(0), "{one}");
+    assert!(
+        one.stdout.contains("No changes."),
+        "tenant A alone is converged:\n{one}"
+    );
+    let only_c = run(&bao, kc, &["plan", "--target", &format!("tenant[{c}]"), f]);
+    assert!(only_c.stdout.contains(&format!("Tenant {c} ")), "{only_c}");
+    assert!(
+        !only_c.stdout.contains(&ra) && !only_c.stdout.contains(&rb),
+        "{only_c}"
+    );
     assert_eq!(run(&bao, kc, &["apply", "--auto-approve", f]).code, Some(0));
+    // Someone keeps a secret of their own in tenant C's namespace.
+    let (ok, out) = bao_as(
+        &bao,
+        &rc,
+        &bao.token,
+        &["kv", "put", "secret/by-hand", "k=v"],
+    );
+    assert!(ok, "{out}");
     std::fs::write(&file, template(&[a.clone(), b.clone()])).unwrap();
     let kept = run(&bao, kc, &["plan", "--detailed-exitcode", f]);
     assert_eq!(
@@ -377,6 +398,16 @@ fn tenants_are_isolated_pairs_and_their_lifecycle_is_their_own() {
         Some(0),
         "without --prune a removed tenant stays:\n{kept}"
     );
+    let refused = run(&bao, kc, &["apply", "--auto-approve", "--prune", f]);
+    assert_eq!(
+        refused.code,
+        Some(1),
+        "the namespace holds what the ledger does not know:\n{refused}"
+    );
+    assert!(refused.all().contains("--allow-destroy"), "{refused}");
+    assert!(refused.all().contains("by-hand"), "the unmanaged secret is named:\n{refused}");
+    let (ok, _) = bao_as(&bao, &rc, &bao.token, &["kv", "get", "secret/by-hand"]);
+    assert!(ok, "nothing was destroyed");
     let pruned = run(&bao, kc, &["plan", "--prune", "--allow-destroy", f]);
     assert!(
         pruned.stdout.contains(&format!(

@@ -50,7 +50,11 @@ fn measure(n: usize) -> Figures {
     let began = Instant::now();
     let plan = run(&["plan", "--detailed-exitcode", f]);
     let plan_time = began.elapsed();
-    assert_eq!(plan.code, Some(0), "{n} tenants converged in one apply:\n{plan}");
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "{n} tenants converged in one apply:\n{plan}"
+    );
     assert!(plan.stdout.contains("No changes."), "{plan}");
     let bao_requests = bao.audit_requests().len() - mark;
     let plan_requests = bao_requests + proxy.requests().len();
@@ -63,9 +67,17 @@ fn measure(n: usize) -> Figures {
         .filter_map(|r| r["realm"].as_str())
         .collect();
     for slug in &slugs {
-        assert!(names.contains(&format!("tenant-{slug}").as_str()), "realm of {slug}");
+        assert!(
+            names.contains(&format!("tenant-{slug}").as_str()),
+            "realm of {slug}"
+        );
     }
-    let compact = apply.stdout.lines().find(|l| l.contains(" tenants (")).unwrap_or("").to_owned();
+    let compact = apply
+        .stdout
+        .lines()
+        .find(|l| l.contains(" tenants ("))
+        .unwrap_or("")
+        .to_owned();
     for slug in &slugs {
         kc.delete_realm(&format!("tenant-{slug}"));
     }
@@ -100,7 +112,10 @@ fn two_hundred_tenants_converge_in_one_apply() {
 #[ignore = "benchmark: cargo test --release --test it tenants_bench -- --ignored --nocapture"]
 fn tenants_bench() {
     let sizes = std::env::var("AEGIS_TENANT_BENCH").unwrap_or_else(|_| "20 200".into());
-    for n in sizes.split_whitespace().filter_map(|s| s.parse::<usize>().ok()) {
+    for n in sizes
+        .split_whitespace()
+        .filter_map(|s| s.parse::<usize>().ok())
+    {
         let f = measure(n);
         println!(
             "tenants {n}: {} objects; apply from empty {:.1} s; converged plan {:.1} s, {} requests ({:.3}/object)",
