@@ -278,7 +278,7 @@ pub async fn execute(plan: &Plan, run: Run<'_>) -> Vec<(Change, Outcome)> {
     let lane_of = |i: usize| {
         registry
             .of(&plan.changes[i].id)
-            .and_then(|k| k.lane(&plan.changes[i].id))
+            .and_then(|k| k.lane_of_change(&plan.changes[i].id, plan.changes[i].action))
     };
     let mut busy: BTreeSet<String> = BTreeSet::new();
     let mut parked: VecDeque<usize> = VecDeque::new();

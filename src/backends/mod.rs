@@ -131,6 +131,14 @@ pub trait Kind: Send + Sync {
         None
     }
 
+    /// The lane of one change: [`Kind::lane`], unless creating or deleting the object is
+    /// something the server does one at a time across all objects of the kind (Keycloak
+    /// creates realms under a global lock: many at once only queue until they time out).
+    fn lane_of_change(&self, id: &ResourceId, action: crate::plan::Action) -> Option<String> {
+        let _ = action;
+        self.lane(id)
+    }
+
     /// What a deletion or a replace destroys, for the message that asks for `--allow-destroy`
     /// (see [`Kind::delete_destroys_data`], [`Kind::replace_destroys_data`]).
     fn data_lost(&self) -> &'static str {
