@@ -405,7 +405,10 @@ fn tenants_are_isolated_pairs_and_their_lifecycle_is_their_own() {
         "the namespace holds what the ledger does not know:\n{refused}"
     );
     assert!(refused.all().contains("--allow-destroy"), "{refused}");
-    assert!(refused.all().contains("by-hand"), "the unmanaged secret is named:\n{refused}");
+    assert!(
+        refused.all().contains("by-hand"),
+        "the unmanaged secret is named:\n{refused}"
+    );
     let (ok, _) = bao_as(&bao, &rc, &bao.token, &["kv", "get", "secret/by-hand"]);
     assert!(ok, "nothing was destroyed");
     let pruned = run(&bao, kc, &["plan", "--prune", "--allow-destroy", f]);
