@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::levels::DeleteLevels;
 pub use super::outcome::{ApplyReport, Cancel, Event, Outcome, Reporter};
+use super::outcome::{Written, with_help};
 use super::outputs::{MadeOutputs, with_outputs};
 use crate::backends::{BackendError, Live, Made, Registry};
 use crate::model::{Address, Desired, DesiredResource};
@@ -100,22 +101,6 @@ async fn guard(
             change.address,
             new.join(", ")
         )))
-    }
-}
-
-/// What a change left: the object read back, and the object as sent when its output
-/// references were filled in.
-pub(super) struct Written {
-    live: Option<Live>,
-    sent: Option<DesiredResource>,
-}
-
-impl Written {
-    fn none() -> Written {
-        Written {
-            live: None,
-            sent: None,
-        }
     }
 }
 
@@ -413,13 +398,3 @@ mod tests;
 #[cfg(test)]
 #[path = "lanes_tests.rs"]
 mod lanes_tests;
-
-/// A failure as the report shows it: the error, and what to do about it when the backend says
-/// (a licence refusal, a missing permission), since an apply's failures are read in its report.
-fn with_help(e: &BackendError) -> String {
-    use miette::Diagnostic;
-    match e.help() {
-        Some(help) => format!("{e}\n    help: {help}"),
-        None => e.to_string(),
-    }
-}

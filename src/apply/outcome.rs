@@ -116,3 +116,29 @@ impl ApplyReport {
             .collect()
     }
 }
+
+/// What a change left: the object read back, and the object as sent when its output
+/// references were filled in.
+pub(super) struct Written {
+    pub live: Option<Live>,
+    pub sent: Option<crate::model::DesiredResource>,
+}
+
+impl Written {
+    pub(super) fn none() -> Written {
+        Written {
+            live: None,
+            sent: None,
+        }
+    }
+}
+
+/// A failure as the report shows it: the error, and what to do about it when the backend says
+/// (a licence refusal, a missing permission), since an apply's failures are read in its report.
+pub(super) fn with_help(e: &crate::backends::BackendError) -> String {
+    use miette::Diagnostic;
+    match e.help() {
+        Some(help) => format!("{e}\n    help: {help}"),
+        None => e.to_string(),
+    }
+}
