@@ -66,12 +66,9 @@ fn measure(n: usize) -> Figures {
         plan_time.as_secs_f64(),
         plan_requests as f64 / (n * PER_TENANT) as f64
     );
-    // Every tenant is there, paired: the first and the last realm, and each namespace. (Not
-    // `GET /admin/realms`: with hundreds of realms Keycloak takes minutes to list them in full.)
-    for slug in [&slugs[0], &slugs[n - 1]] {
-        let realm = kc.get(&format!("/admin/realms/tenant-{slug}")).json();
-        assert_eq!(realm["realm"], format!("tenant-{slug}"), "realm of {slug}");
-    }
+    // Every tenant is there: the plan's "No changes." read each realm and its clients; here,
+    // each namespace. (No admin call of the harness's own: with hundreds of realms Keycloak
+    // answers some of them, such as listing realms in full, only after minutes.)
     let namespaces = bao.bao_ok(&["namespace", "list", "-format=json"]);
     for slug in &slugs {
         assert!(
