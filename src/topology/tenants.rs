@@ -249,7 +249,10 @@ fn realm_source(r: &mut Resolver, original: &str, node: &Node) -> Option<RealmTe
         None => Some(RealmTemplate {
             text: body_lines(r, original, node, "keycloak"),
             name: r.src.name.clone(),
-            path: r.dir.join(&r.src.name),
+            // Any file of the topology's directory: `file:` references of an inline body are
+            // relative to the topology (`src.name` may itself be relative to the working
+            // directory, and joined to `dir` it would point one directory too deep).
+            path: r.dir.join("tenants.keycloak"),
         }),
     }
 }
