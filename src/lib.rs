@@ -22,6 +22,7 @@ pub mod import;
 pub mod model;
 pub mod plan;
 pub mod printer;
+pub mod runtime;
 pub mod sensitive;
 pub mod sops;
 pub mod state;

@@ -1,0 +1,167 @@
+//! The access record of every resolution (the seeds' AccessContext): who (the token's accessor
+//! and display name), on which host, which profile and scope, why (`--reason`), when, each
+//! variable's name and source, and the lease ids — never a value. Appended to a local JSON-lines
+//! file and written to OpenBao as a KV document of its own (`MOUNT/PREFIX/HOST/DATE/ID`), which a
+//! runtime token needs only `create` on: it can add records, never read or rewrite them.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::RuntimeError;
+use super::profile::AuditTarget;
+use crate::backends::openbao::{BaoClient, Body};
+use crate::backends::path::ApiPath;
+
+/// The record format's version.
+pub const VERSION: u32 = 1;
+
+/// Who resolved: the token's accessor (not the token) and its display name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Who {
+    pub accessor: String,
+    pub display_name: String,
+    /// How aegisctl logged in: `approle approle/ROLE` or `token`.
+    pub login: String,
+}
+
+/// One variable handed over: its name and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VarRecord {
+    pub name: String,
+    /// The reference (`vault:…`, `lease:…`, `env:NAME`, `literal`, `scope`).
+    pub source: String,
+    /// For scoped secrets: the scope that won (`workspace/acme/platform/search`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_id: Option<String>,
+}
+
+/// One lease minted for the resolution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    pub lease_id: String,
+    pub path: String,
+    pub ttl_seconds: u64,
+    pub renewable: bool,
+}
+
+/// One resolution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub version: u32,
+    /// Unique per record (time and randomness): the OpenBao document's name.
+    pub id: String,
+    /// RFC 3339 UTC.
+    pub time: String,
+    /// `run`, `env` or `env --explain`.
+    pub command: String,
+    pub host: String,
+    pub profile: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The namespace the profile was resolved in (`""`: root).
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub who: Who,
+    /// The started program's file name (`run` only; never its arguments, which may hold data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    pub variables: Vec<VarRecord>,
+    pub leases: Vec<LeaseRecord>,
+}
+
+/// A fresh record id: the time and 8 random bytes.
+pub fn new_id(now_unix: u64) -> String {
+    let bytes: [u8; 8] = rand::random();
+    format!("{now_unix}-{}", hex::encode(bytes))
+}
+
+/// This host's name, as the record says it.
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Appends the record to the local JSON-lines file (created 0600).
+pub fn append_local(file: &Path, record: &Record) -> Result<(), RuntimeError> {
+    let fail = |e: std::io::Error| RuntimeError::AuditFile {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let line = serde_json::to_string(record).map_err(|e| RuntimeError::AuditFile {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(file).map_err(fail)?;
+    f.write_all(format!("{line}\n").as_bytes()).map_err(fail)
+}
+
+/// Writes the record as its own KV v2 document in OpenBao.
+pub async fn write_openbao(
+    bao: &BaoClient,
+    target: &AuditTarget,
+    record: &Record,
+) -> Result<String, RuntimeError> {
+    let date = record.time.get(..10).unwrap_or("undated");
+    let rel = format!("{}/{}/{date}/{}", target.prefix, record.host, record.id);
+    let rel = rel.trim_matches('/').to_owned();
+    let path = ApiPath::route("{mount}/data/{path}")
+        .path(&target.mount)
+        .path(&rel);
+    let data = serde_json::to_value(record).map_err(|e| RuntimeError::AuditFile {
+        path: target.file.clone(),
+        reason: e.to_string(),
+    })?;
+    // `cas: 0`: the document must not exist, so a retry cannot rewrite another record.
+    let body = Body::new(serde_json::json!({ "options": { "cas": 0 }, "data": data }));
+    match bao.write(&target.namespace, &path, &body).await {
+        Ok(_) => Ok(format!("{}/{rel}", target.mount)),
+        // A retried create that had landed answers "check-and-set parameter did not match".
+        Err(e) if e.status() == Some(400) && e.to_string().contains("check-and-set") => {
+            Ok(format!("{}/{rel}", target.mount))
+        }
+        Err(e) => Err(RuntimeError::AuditOpenBao {
+            path: format!("{}/{rel}", target.mount),
+            namespace: target.namespace.clone(),
+            source: Box::new(e),
+        }),
+    }
+}
+
+/// Reads a local audit file: every record, in order; a line that is not a record is an error
+/// naming its line number.
+pub fn read_local(file: &Path) -> Result<Vec<Record>, RuntimeError> {
+    let text = std::fs::read_to_string(file).map_err(|e| RuntimeError::AuditFile {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(line).map_err(|e| RuntimeError::AuditFile {
+            path: file.to_path_buf(),
+            reason: format!(
+                "line {} is not an aegisctl runtime audit record: {}",
+                n + 1,
+                e
+            ),
+        })?;
+        out.push(record);
+    }
+    Ok(out)
+}

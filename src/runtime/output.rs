@@ -1,0 +1,1 @@
+//! (being written by a helper: env formats, --out files, --explain)
