@@ -118,8 +118,9 @@ pub async fn write_openbao(
     let date = record.time.get(..10).unwrap_or("undated");
     let rel = format!("{}/{}/{date}/{}", target.prefix, record.host, record.id);
     let rel = rel.trim_matches('/').to_owned();
-    let path = ApiPath::route("{mount}/data/{path}")
+    let path = ApiPath::route("")
         .path(&target.mount)
+        .lit("data")
         .path(&rel);
     let data = serde_json::to_value(record).map_err(|e| RuntimeError::AuditFile {
         path: target.file.clone(),

@@ -84,9 +84,7 @@ pub enum RuntimeError {
         source: Box<BaoError>,
     },
     #[error("cannot start `{program}`: {reason}")]
-    #[diagnostic(help(
-        "check the command and its PATH; the leases minted for it were revoked"
-    ))]
+    #[diagnostic(help("check the command and its PATH; the leases minted for it were revoked"))]
     Spawn { program: String, reason: String },
     #[error("{what} {}: {reason}", path.display())]
     #[diagnostic(help("{help}"))]

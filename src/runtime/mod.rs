@@ -15,6 +15,7 @@ pub mod leases;
 pub mod login;
 pub mod output;
 pub mod profile;
+pub mod renew;
 pub mod resolve;
 pub mod scopes;
 

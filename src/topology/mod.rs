@@ -24,11 +24,13 @@ mod parse_message;
 mod policies;
 pub mod raw;
 pub mod raw_infisical;
+pub mod raw_runtime;
 mod realm_file;
 pub mod realm_split;
 pub mod redact;
 mod refs;
 pub mod resolve;
+mod runtime;
 mod tenants;
 
 use std::path::Path;
@@ -61,6 +63,19 @@ pub fn load_connection(path: &Path) -> Result<Desired, TopologyError> {
     let env = |name: &str| std::env::var(name).ok();
     let (raw, src, _) = read(path, &env)?;
     resolve::resolve_connection(&raw, path, &src, &env).map_err(TopologyError::Invalid)
+}
+
+/// Reads a topology file for `aegisctl run` / `aegisctl env`: the connection, the runtime login
+/// and one profile (`namespace` from `--namespace` overrides the profile's).
+pub fn load_runtime(
+    path: &Path,
+    profile: &str,
+    namespace: Option<&str>,
+) -> Result<crate::runtime::profile::RuntimeSpec, TopologyError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let (raw, src, _) = read(path, &env)?;
+    resolve::resolve_runtime(&raw, path, &src, &env, profile, namespace)
+        .map_err(TopologyError::Invalid)
 }
 
 /// Reads and parses a topology file; the source kept for diagnostics has its literal secret

@@ -38,15 +38,21 @@ pub(super) fn openbao(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) 
 
 /// How to reach OpenBao, and where the ledger is.
 pub(super) fn connection(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
-    if let Some(n) = &ob.address
-        && let Some((a, _)) = r.string(n, "openbao.address", false)
-    {
-        desired.conn.address = Some(a);
-    }
     if let Some(n) = &ob.token
         && let Some((t, _)) = r.string(n, "openbao.token", true)
     {
         desired.conn.token = Some(Sensitive::new(t));
+    }
+    endpoint(r, ob, desired);
+}
+
+/// Where OpenBao is (address, CA) and the ledger, without the token: `aegisctl run` logs in
+/// with its own credentials, and the operator's token variable need not exist on its host.
+pub(super) fn endpoint(r: &mut Resolver, ob: &RawOpenBao, desired: &mut Desired) {
+    if let Some(n) = &ob.address
+        && let Some((a, _)) = r.string(n, "openbao.address", false)
+    {
+        desired.conn.address = Some(a);
     }
     if let Some(n) = &ob.ca_cert {
         // The CA certificate is public: only its path is kept, reqwest reads it at connect time.

@@ -27,6 +27,8 @@ pub struct RawTopology {
     /// What `aegisctl bootstrap` renders for.
     #[serde(default)]
     pub hosts: BTreeMap<String, RawHost>,
+    /// What `aegisctl run` and `aegisctl env` resolve.
+    pub runtime: Option<Spanned<super::raw_runtime::RawRuntime>>,
 }
 
 /// The `tenants:` block: the slugs, and the two templates each slug expands (see

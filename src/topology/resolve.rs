@@ -266,7 +266,7 @@ fn identity(r: &mut Resolver, raw: &RawTopology, file: &Path) -> String {
     }
 }
 
-fn empty_desired(file: &Path, name: String, src: &Source) -> Desired {
+pub(super) fn empty_desired(file: &Path, name: String, src: &Source) -> Desired {
     Desired {
         file: file.to_path_buf(),
         name,
@@ -318,6 +318,9 @@ pub(crate) fn resolve(
     for (name, host) in &raw.hosts {
         super::hosts::hosts(&mut r, name, host, &mut desired);
     }
+    if let Some(rt) = &raw.runtime {
+        super::runtime::check(&mut r, rt);
+    }
     super::outputs::wire(&mut r, &mut desired);
     duplicates(&mut r, &desired);
     if let Some(cycle) = super::cycles::find_cycle(&desired.resources) {
@@ -366,6 +369,23 @@ pub(crate) fn resolve_connection(
         Ok(desired)
     } else {
         Err(r.problems)
+    }
+}
+
+/// Reads the `runtime:` block for one profile (see `topology/runtime.rs`), resolving nothing
+/// else: the runtime host has the login's credentials, not the operator's.
+pub(crate) fn resolve_runtime(
+    raw: &RawTopology,
+    file: &Path,
+    src: &Source,
+    env: &dyn Fn(&str) -> Option<String>,
+    profile: &str,
+    namespace: Option<&str>,
+) -> Result<crate::runtime::profile::RuntimeSpec, Vec<Problem>> {
+    let mut r = Resolver::new(src, file, env);
+    match super::runtime::spec(&mut r, raw, file, profile, namespace) {
+        Some(spec) if r.problems.is_empty() => Ok(spec),
+        _ => Err(r.problems),
     }
 }
 

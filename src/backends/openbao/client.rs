@@ -58,6 +58,14 @@ impl BaoClient {
         })
     }
 
+    /// The same connection (pool, retry budget, consistency index) with another token: the one
+    /// a login just returned.
+    pub fn with_token(&self, token: Sensitive<String>) -> Self {
+        let mut c = self.clone();
+        c.token = token;
+        c
+    }
+
     /// The run's retry budget and circuit breaker.
     pub fn health(&self) -> &http::Health {
         &self.health
