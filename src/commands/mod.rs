@@ -4,6 +4,7 @@
 
 mod apply;
 mod apply_report;
+mod audit;
 mod bootstrap;
 mod drift;
 mod import;
