@@ -134,6 +134,48 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Resolve a runtime profile's secrets and start CMD with them (keymaster): leases are
+    /// renewed while it runs and revoked when it exits; exits with CMD's status
+    #[command(
+        after_help = "Example: aegisctl run inventories/demo.yaml --profile web-search --scope acme/platform/search --reason 'deploy 42' -- ./tool-server"
+    )]
+    Run {
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+        /// The command and its arguments, after `--`
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Resolve a runtime profile's secrets and write them out (dotenv, JSON or shell); leases
+    /// are not revoked (they end at their TTL)
+    #[command(
+        after_help = "Example: aegisctl env inventories/demo.yaml --profile web-search --format shell --out /run/tool.env"
+    )]
+    Env {
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+        /// Output format
+        #[arg(long, value_enum, default_value = "dotenv")]
+        format: crate::runtime::output::Format,
+        /// Write to this file (created 0600; never over a file with looser permissions)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// List each variable's source, winning scope and lease TTL instead of the values;
+        /// the leases minted to find out are revoked
+        #[arg(long, conflicts_with_all = ["out", "format"])]
+        explain: bool,
+    },
+    /// List the runtime audit records of a local audit file (who resolved what, when, why)
+    Audit {
+        /// The JSON-lines audit file (runtime-audit.jsonl beside the topology by default)
+        file: PathBuf,
+        /// Only records since a duration ago (30m, 2h, 7d) or an RFC 3339 UTC time
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// One JSON document on stdout
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a topology for what already exists on a server
     Import {
         #[command(subcommand)]
@@ -185,6 +227,30 @@ pub struct BootstrapArgs {
     #[arg(long, requires = "list")]
     pub json: bool,
     /// The local JSON-lines audit file (default: bootstrap-audit.jsonl beside the topology)
+    #[arg(long, value_name = "FILE")]
+    pub audit_file: Option<PathBuf>,
+}
+
+/// What `run` and `env` resolve.
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    /// The topology file (its `runtime:` block)
+    pub file: PathBuf,
+    /// The profile of `runtime.profiles` to resolve
+    #[arg(long)]
+    pub profile: String,
+    /// Add the scoped secrets of ORG, ORG/TEAM or ORG/TEAM/WORKSPACE (narrowest wins; the
+    /// profile's own variables win over all scopes)
+    #[arg(long, value_name = "ORG/TEAM/WORKSPACE")]
+    pub scope: Option<String>,
+    /// Read the profile's OpenBao references in this namespace (overrides the profile's)
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Why: recorded in the audit record
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The local JSON-lines audit file (default: the topology's runtime.audit.file, else
+    /// runtime-audit.jsonl beside the topology)
     #[arg(long, value_name = "FILE")]
     pub audit_file: Option<PathBuf>,
 }

@@ -12,8 +12,6 @@ use crate::runtime::audit::{Record, read_local};
 /// Why `--since` was refused, and the two forms it takes.
 const SINCE_HELP: &str = "write --since as a duration ago (30m, 2h, 7d, 1h30m) or as an RFC 3339 UTC time (2026-11-26T05:00:00Z)";
 
-// Wired in cli.rs by the run/env commands' commit.
-#[allow(dead_code)]
 pub(super) fn run(
     printer: &Printer,
     file: &Path,
@@ -23,12 +21,7 @@ pub(super) fn run(
     let since = since
         .map(|text| parse_since(text, crate::clock::now_unix()))
         .transpose()?;
-    let records = read_local(file).map_err(|e| {
-        let help = miette::Diagnostic::help(&e)
-            .map(|h| h.to_string())
-            .unwrap_or_default();
-        usage(e.to_string(), help)
-    })?;
+    let records = read_local(file)?;
     let kept = keep_since(records, since);
     if json {
         let records = serde_json::to_value(&kept).map_err(|e| {

@@ -7,11 +7,13 @@ mod apply_report;
 mod audit;
 mod bootstrap;
 mod drift;
+mod env;
 mod import;
 mod import_infisical;
 mod import_keycloak;
 mod plan;
 mod references;
+mod run;
 mod session;
 mod unlock;
 mod validate;
@@ -67,6 +69,10 @@ pub enum CliError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     PlanFile(#[from] PlanFileError),
+    /// `run` and `env`: what went wrong, with what to do.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Runtime(Box<crate::runtime::RuntimeError>),
     #[error("{message}")]
     #[diagnostic(help("{help}"))]
     Usage { message: String, help: String },
@@ -75,6 +81,12 @@ pub enum CliError {
 impl From<BaoError> for CliError {
     fn from(e: BaoError) -> Self {
         CliError::Bao(Box::new(e))
+    }
+}
+
+impl From<crate::runtime::RuntimeError> for CliError {
+    fn from(e: crate::runtime::RuntimeError) -> Self {
+        CliError::Runtime(Box::new(e))
     }
 }
 
@@ -147,6 +159,7 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
     let json = match &cli.command {
         Command::Validate { json, .. } => *json,
         Command::Bootstrap(args) => args.json,
+        Command::Audit { json, .. } => *json,
         Command::Plan { run, .. } | Command::Apply { run, .. } | Command::Drift { run, .. } => {
             run.json
         }
@@ -195,6 +208,14 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
                 import_infisical::run(&printer, &project, &out).await
             }
         },
+        Command::Run { runtime, command } => run::run(&printer, &runtime, &command).await,
+        Command::Env {
+            runtime,
+            format,
+            out,
+            explain,
+        } => env::run(&printer, &runtime, format, out.as_deref(), explain).await,
+        Command::Audit { file, since, json } => audit::run(&printer, &file, since.as_deref(), json),
         Command::Completions { .. } | Command::Man => Ok(EXIT_OK),
     };
     result.map_err(|e| (e, json))

@@ -40,7 +40,7 @@ pub(crate) fn set_retry_budget(budget: Duration) {
 }
 
 /// The retry budget of this run, per backend.
-fn budget() -> Duration {
+pub(super) fn budget() -> Duration {
     RETRY_BUDGET
         .get()
         .copied()

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod error;
 pub mod exec;
+pub mod keymaster;
 pub mod leases;
 pub mod login;
 pub mod output;

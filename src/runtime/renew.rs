@@ -104,7 +104,7 @@ impl Keeper {
                     item.what
                 ));
             }
-            if !item.next.is_some_and(|n| n <= now) {
+            if item.next.is_none_or(|n| n > now) {
                 continue;
             }
             let granted = match item.target {

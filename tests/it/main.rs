@@ -47,6 +47,8 @@ mod raft_facts;
 mod raft_failures;
 mod reaper;
 mod references;
+mod runtime;
+mod runtime_common;
 mod safety_fields;
 mod safety_import;
 mod safety_kv;
