@@ -48,6 +48,7 @@ mod raft_failures;
 mod reaper;
 mod references;
 mod runtime;
+mod runtime_bench;
 mod runtime_common;
 mod safety_fields;
 mod safety_import;
