@@ -124,7 +124,7 @@ fn runtime_start_time_against_the_bao_cli() {
     }
     assert!(fx.live_leases().is_empty(), "leases left after the runs");
 
-    let mut cli = |parallel: bool| {
+    let cli = |parallel: bool| {
         let script = fx.path(if parallel { "par.sh" } else { "seq.sh" });
         std::fs::write(&script, bao_script(parallel)).expect("write script");
         let bao = real_bao();
