@@ -31,6 +31,7 @@ openbao:
       path "kv/data/*" {{ capabilities = ["read"] }}
       path "scoped/data/*" {{ capabilities = ["read"] }}
       path "database/creds/agent-role" {{ capabilities = ["read"] }}
+      path "database/creds/short-role" {{ capabilities = ["read"] }}
       path "sys/leases/revoke" {{ capabilities = ["update"] }}
       path "aegisctl/data/runtime-audit/*" {{ capabilities = ["create"] }}
   auth:
@@ -58,7 +59,7 @@ openbao:
           connection_url: "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{pg_port}/postgres"
           username: postgres
           password: env:PG_ROOT_PASSWORD
-          allowed_roles: [agent-role]
+          allowed_roles: [agent-role, short-role]
       roles:
         agent-role:
           db_name: aegis-db
@@ -66,6 +67,12 @@ openbao:
             - CREATE ROLE "{{{{name}}}}" WITH LOGIN PASSWORD '{{{{password}}}}' VALID UNTIL '{{{{expiration}}}}';
           default_ttl: 5m
           max_ttl: 1h
+        short-role:              # renewal: 6 s at a time, 15 s at most
+          db_name: aegis-db
+          creation_statements:
+            - CREATE ROLE "{{{{name}}}}" WITH LOGIN PASSWORD '{{{{password}}}}' VALID UNTIL '{{{{expiration}}}}';
+          default_ttl: 6s
+          max_ttl: 15s
 runtime:
   login:
     approle: runner

@@ -1,0 +1,131 @@
+//! Leases and logins over time, against the real OpenBao and PostgreSQL: a lease renewed while
+//! the process lives (its credential outlives its first TTL) up to its max TTL, with warnings; a
+//! given token used, renewed but never revoked; `env` leaving its lease to the TTL and saying so.
+
+use crate::harness::Run;
+use crate::runtime_common::{Fixture, SEARCH_KEY, WEB_SEARCH, read};
+
+#[test]
+fn a_lease_is_renewed_while_the_process_runs_until_its_max_ttl_with_warnings() {
+    let profiles = r#"    short:
+      env:
+        DB_USER: lease:database/creds/short-role#username
+        DB_PASSWORD: lease:database/creds/short-role#password"#;
+    let fx = Fixture::start("", profiles);
+    // The credential's first TTL is 6 s: at 9 s it works only if aegisctl renewed it.
+    let script = format!(
+        "sleep 9; PGPASSWORD=\"$DB_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -h 127.0.0.1 -p {} -U \"$DB_USER\" -d postgres -tAc 'select 1' > at9 2> at9.err; sleep 6",
+        fx.pg.port
+    );
+    let out = fx
+        .ctl()
+        .args([
+            "run",
+            "topology.yaml",
+            "--profile",
+            "short",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .expect("run");
+    let run = Run::from(out);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(
+        read(&fx.path("at9")),
+        "1",
+        "not renewed: {}",
+        read(&fx.path("at9.err"))
+    );
+    assert!(run.stderr.contains("reached its max TTL"), "{run}");
+    assert!(run.stderr.contains("cannot be renewed further"), "{run}");
+    assert!(fx.live_leases().is_empty());
+}
+
+#[test]
+fn a_given_token_is_used_and_left_alive() {
+    let fx = Fixture::start("", WEB_SEARCH);
+    // A runtime that logs in with a token, in a topology that declares no mounts: the KV
+    // mount is found by asking OpenBao.
+    std::fs::write(
+        fx.path("token.yaml"),
+        "version: 1\nruntime:\n  login:\n    token: env:RT_TOKEN\n  profiles:\n    p:\n      env:\n        SEARCH_API_KEY: vault:kv/tools/search-api-key#value\n",
+    )
+    .unwrap();
+    let token = fx.bao.bao_ok(&[
+        "token",
+        "create",
+        "-policy=runner",
+        "-ttl=10m",
+        "-field=token",
+    ]);
+    let token = token.trim();
+    let out = fx
+        .ctl()
+        .env("RT_TOKEN", token)
+        .args(["run", "token.yaml", "--profile", "p", "--", "sh", "-c"])
+        .arg("printf %s \"$SEARCH_API_KEY\" > got; env | cut -d= -f1 > names")
+        .output()
+        .expect("run");
+    let run = Run::from(out);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(read(&fx.path("got")), SEARCH_KEY);
+    assert!(!read(&fx.path("names")).lines().any(|n| n == "RT_TOKEN"));
+    let lookup = fx.bao.bao(&["token", "lookup", token]);
+    assert!(
+        lookup.status.success(),
+        "a token aegisctl did not create was revoked"
+    );
+    let audit = std::fs::read_to_string(fx.path("runtime-audit.jsonl")).unwrap();
+    assert!(audit.contains("\"login\":\"token\""), "{audit}");
+    assert!(!audit.contains(token));
+}
+
+#[test]
+fn env_leaves_its_lease_to_the_ttl_and_says_so() {
+    let fx = Fixture::start("", WEB_SEARCH);
+    let out = fx
+        .ctl()
+        .args([
+            "env",
+            "topology.yaml",
+            "--profile",
+            "web-search",
+            "--format",
+            "shell",
+        ])
+        .output()
+        .expect("env");
+    let run = Run::from(out);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout.contains("# lease database/creds/agent-role/"),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("is not revoked by `aegisctl env`"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("is not revoked by `aegisctl env`"),
+        "{run}"
+    );
+    assert_eq!(
+        fx.live_leases().len(),
+        1,
+        "the lease must stay for the process that uses it"
+    );
+    // The exported login works from a shell that sources the output.
+    std::fs::write(fx.path("creds.sh"), &run.stdout).unwrap();
+    let check = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(". ./creds.sh; printf '%s\\n%s' \"$DB_USER\" \"$DB_PASSWORD\"")
+        .current_dir(fx.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    let (user, pass) = text.split_once('\n').unwrap();
+    assert!(fx.pg_login(user, pass), "the exported login does not work");
+}
