@@ -31,7 +31,7 @@ pub(super) fn check(r: &mut Resolver, rt: &Spanned<RawRuntime>) {
     }
     for (name, profile) in &rt.value.profiles {
         for (var, node) in &profile.value.env {
-            entry(r, name, var, node, false);
+            entry(r, name, var, node, &BTreeSet::new(), false);
         }
     }
 }
@@ -252,24 +252,32 @@ fn profile_entries(
 ) -> Vec<Entry> {
     let mut out = Vec::new();
     for (var, node) in &p.env {
-        if is_withheld(var, own) {
-            r.problem(
-                node.loc,
-                format!("`{var}` is a variable aegisctl takes its own credentials from: a process started by aegisctl never receives it"),
-                "choose another name (no OpenBao token, role ID, secret ID or age key reaches the child)".to_string(),
-            );
-            continue;
-        }
-        if let Some(e) = entry(r, profile, var, node, true) {
+        if let Some(e) = entry(r, profile, var, node, own, true) {
             out.push(e);
         }
     }
     out
 }
 
-/// One variable: its reference checked (and, with `resolve`, a local value read).
-fn entry(r: &mut Resolver, profile: &str, var: &str, node: &Node, resolve: bool) -> Option<Entry> {
+/// One variable: its reference checked (and, with `resolve`, a local value read). `own` are
+/// the variables the login reads, which no child receives.
+fn entry(
+    r: &mut Resolver,
+    profile: &str,
+    var: &str,
+    node: &Node,
+    own: &BTreeSet<String>,
+    resolve: bool,
+) -> Option<Entry> {
     let field = format!("runtime.profiles.{profile}.env.{var}");
+    if is_withheld(var, own) {
+        r.problem(
+            node.loc,
+            format!("`{var}` is a variable aegisctl takes its own credentials from: a process started by aegisctl never receives it"),
+            "choose another name (no OpenBao token, role ID, secret ID or age key reaches the child)".to_string(),
+        );
+        return None;
+    }
     if !valid_var_name(var) {
         r.problem(
             node.loc,
@@ -472,3 +480,7 @@ fn walk(b: &super::raw::Blocks, ns: &str, out: &mut BTreeMap<String, Vec<String>
         walk(&n.value.blocks(), &path, out);
     }
 }
+
+#[cfg(test)]
+#[path = "runtime_tests.rs"]
+mod tests;
