@@ -65,9 +65,19 @@ pub(super) async fn run(
             .into_owned()
     });
     let req = request(args, &spec, scope, "run", program);
+    let mut signals = exec::Signals::watch(&|w| printer.warn(w));
     let opened = keymaster::open(&req).await?;
     for w in &opened.warnings {
         printer.warn(w);
+    }
+    if let Some(sig) = signals.pending() {
+        for w in keymaster::close(&opened.token, &opened.resolution.leases).await {
+            printer.warn(&w);
+        }
+        printer.warn(&format!(
+            "stopped by {sig} before the process started; what was leased for it is revoked"
+        ));
+        return Ok(exec::signal_code(sig));
     }
     let mut token = opened.token;
     let resolution = opened.resolution;
@@ -88,6 +98,7 @@ pub(super) async fn run(
     let mut keeper = Keeper::new(&token, &resolution.leases, &lease_vars(&spec, &resolution));
     let status = exec::supervise(
         &mut child,
+        &mut signals,
         &mut keeper,
         &mut token,
         &resolution.leases,

@@ -92,22 +92,47 @@ fn in_terminal_foreground() -> bool {
     nix::unistd::tcgetpgrp(std::io::stdin()).is_ok_and(|fg| fg == nix::unistd::getpgrp())
 }
 
+/// The signals aegisctl watches from before it logs in: one that arrives while the profile is
+/// being resolved stops the start (what was leased is revoked) instead of killing aegisctl with
+/// its leases alive.
+pub struct Signals {
+    streams: Vec<(Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Starts watching; a signal that cannot be watched is a warning.
+    pub fn watch(warn: &dyn Fn(&str)) -> Signals {
+        let mut streams = Vec::new();
+        for (num, sig) in FORWARDED {
+            match signal(SignalKind::from_raw(*num)) {
+                Ok(s) => streams.push((*sig, s)),
+                Err(e) => warn(&format!("cannot watch {sig}: {e}")),
+            }
+        }
+        Signals { streams }
+    }
+
+    /// A signal that arrived and was not handled yet (SIGWINCH, a resize, does not count).
+    pub fn pending(&mut self) -> Option<Signal> {
+        use futures::FutureExt;
+        self.streams
+            .iter_mut()
+            .filter(|(sig, _)| *sig != Signal::SIGWINCH)
+            .find_map(|(sig, s)| s.recv().now_or_never().flatten().map(|()| *sig))
+    }
+}
+
 /// Waits for the child, forwarding signals and renewing credentials; `warn` shows renewal
 /// warnings. Returns its exit status.
 pub async fn supervise(
     child: &mut Child,
+    signals: &mut Signals,
     keeper: &mut Keeper,
     token: &mut Token,
     leases: &[Lease],
     warn: &dyn Fn(&str),
 ) -> Result<ExitStatus, RuntimeError> {
-    let mut streams = Vec::new();
-    for (num, sig) in FORWARDED {
-        match signal(SignalKind::from_raw(*num)) {
-            Ok(s) => streams.push((*sig, s)),
-            Err(e) => warn(&format!("cannot watch {sig}: {e}")),
-        }
-    }
+    let streams = &mut signals.streams;
     let foreground = in_terminal_foreground();
     loop {
         let wake = keeper.next_wake();
@@ -144,6 +169,11 @@ pub async fn supervise(
             }
         }
     }
+}
+
+/// The exit status of a run stopped by `sig` before its process started.
+pub fn signal_code(sig: Signal) -> u8 {
+    u8::try_from(128 + sig as i32).unwrap_or(1)
 }
 
 /// The exit status aegisctl ends with: the child's code, or 128 + the signal that ended it

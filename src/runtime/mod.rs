@@ -12,6 +12,7 @@ pub mod audit;
 pub mod error;
 pub mod exec;
 pub mod keymaster;
+pub mod kv;
 pub mod leases;
 pub mod login;
 pub mod output;

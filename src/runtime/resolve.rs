@@ -6,15 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::RuntimeError;
+use super::kv::{KvPath, declared_mount, mount_of, read_kv};
 use super::leases::{self, Lease};
 use super::profile::{Reference, RuntimeSpec};
 use super::scopes::{self, Scope};
 use crate::backends::infisical::InfisicalClient;
 use crate::backends::openbao::BaoClient;
-use crate::backends::path::ApiPath;
 use crate::sensitive::Sensitive;
 
 /// One variable, resolved.
@@ -38,14 +36,6 @@ pub struct Resolution {
     pub vars: Vec<Resolved>,
     pub leases: Vec<Lease>,
     pub warnings: Vec<String>,
-}
-
-/// Where KV secret `path` lives: its mount, the path inside it, and whether it is KV v2.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct KvPath {
-    mount: String,
-    rel: String,
-    v2: bool,
 }
 
 /// Resolves the profile (with `scope`, when given) against OpenBao (and Infisical).
@@ -356,67 +346,4 @@ fn assemble(
 /// An error read once but reported for each variable of its secret.
 fn clone_error(e: &crate::backends::BaoError) -> crate::backends::BaoError {
     crate::backends::BaoError::Refused(e.to_string())
-}
-
-fn declared_mount(spec: &RuntimeSpec, ns: &str, path: &str) -> Option<KvPath> {
-    let mounts = spec.kv_mounts.get(ns)?;
-    let m = mounts
-        .iter()
-        .filter(|m| path.starts_with(&format!("{m}/")))
-        .max_by_key(|m| m.len())?;
-    Some(KvPath {
-        mount: m.clone(),
-        rel: path[m.len() + 1..].to_owned(),
-        v2: true,
-    })
-}
-
-/// Asks OpenBao where `path`'s mount is and which KV version it is (the endpoint the `bao kv`
-/// commands use, open to any token that may read below the mount); the first segment as a KV v2
-/// mount when it will not say.
-async fn mount_of(bao: &BaoClient, ns: &str, path: &str) -> KvPath {
-    let api = ApiPath::route("sys/internal/ui/mounts").path(path);
-    let answer = bao.read(ns, &api).await.ok().flatten();
-    let data = answer.as_ref().and_then(|a| a.get("data"));
-    let mount = data
-        .and_then(|d| d.get("path"))
-        .and_then(Value::as_str)
-        .map(|m| m.trim_matches('/').to_owned())
-        .filter(|m| !m.is_empty() && path.starts_with(&format!("{m}/")));
-    match mount {
-        Some(m) => KvPath {
-            rel: path[m.len() + 1..].to_owned(),
-            v2: data
-                .and_then(|d| d.pointer("/options/version"))
-                .and_then(Value::as_str)
-                != Some("1"),
-            mount: m,
-        },
-        None => {
-            let (m, rel) = path.split_once('/').unwrap_or((path, ""));
-            KvPath {
-                mount: m.to_owned(),
-                rel: rel.to_owned(),
-                v2: true,
-            }
-        }
-    }
-}
-
-/// One KV secret's keys and values; empty when absent.
-async fn read_kv(
-    bao: &BaoClient,
-    ns: &str,
-    p: &KvPath,
-) -> Result<BTreeMap<String, Sensitive<String>>, crate::backends::BaoError> {
-    let (api, pointer) = if p.v2 {
-        (
-            ApiPath::route("").path(&p.mount).lit("data").path(&p.rel),
-            "/data/data",
-        )
-    } else {
-        (ApiPath::route("").path(&p.mount).path(&p.rel), "/data")
-    };
-    let answer = bao.read(ns, &api).await?;
-    Ok(scopes::values(answer, pointer))
 }

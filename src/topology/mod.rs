@@ -31,6 +31,7 @@ pub mod redact;
 mod refs;
 pub mod resolve;
 mod runtime;
+mod runtime_login;
 mod tenants;
 
 use std::path::Path;

@@ -14,17 +14,17 @@ use serde_saphyr::Spanned;
 
 use super::node::{Loc, Node};
 use super::raw::{RawOpenBao, RawTopology};
-use super::raw_runtime::{RawLogin, RawProfile, RawRuntime};
+use super::raw_runtime::{RawProfile, RawRuntime};
 use super::resolve::{Resolver, check_name};
 use crate::runtime::profile::{
-    AuditTarget, Entry, Login, Profile, Reference, RuntimeSpec, Scopes, is_withheld, valid_var_name,
+    AuditTarget, Entry, Profile, Reference, RuntimeSpec, Scopes, is_withheld, valid_var_name,
 };
 use crate::sensitive::Sensitive;
 
 /// Shape checks of the whole block (every profile), resolving nothing.
 pub(super) fn check(r: &mut Resolver, rt: &Spanned<RawRuntime>) {
     if let Some(login) = &rt.value.login {
-        login_shape(r, login);
+        super::runtime_login::login_shape(r, login);
     }
     if let Some(s) = &rt.value.scopes {
         mount_name(r, &s.value.mount, "runtime.scopes.mount");
@@ -75,7 +75,8 @@ pub(super) fn spec(
         super::openbao::endpoint(r, &ob.value, &mut desired);
     }
     let mut own_vars = BTreeSet::new();
-    let login = login(r, rt, raw.openbao.as_ref().map(|o| &o.value), &mut own_vars)?;
+    let login =
+        super::runtime_login::login(r, rt, raw.openbao.as_ref().map(|o| &o.value), &mut own_vars)?;
     let profile_ns = match namespace {
         Some(ns) => ns.trim_matches('/').to_owned(),
         None => p
@@ -142,106 +143,6 @@ fn list_or_none(names: &[&str]) -> String {
     } else {
         names.join(", ")
     }
-}
-
-fn login_shape(r: &mut Resolver, login: &Spanned<RawLogin>) {
-    let l = &login.value;
-    let approle = l.approle.is_some() || l.role_id.is_some() || l.secret_id.is_some();
-    if approle && l.token.is_some() {
-        r.problem(
-            Loc::of(login),
-            "`runtime.login` has both a token and AppRole credentials",
-            "keep one: approle + role_id + secret_id, or token".to_string(),
-        );
-    } else if approle && (l.role_id.is_none() || l.secret_id.is_none()) {
-        r.problem(
-            Loc::of(login),
-            "`runtime.login` for AppRole needs both `role_id` and `secret_id`",
-            "e.g. role_id: env:OPENBAO_ROLE_ID, secret_id: file:/etc/aegis/secret-id".to_string(),
-        );
-    } else if !approle && l.token.is_none() {
-        r.problem(
-            Loc::of(login),
-            "`runtime.login` is empty",
-            "write approle + role_id + secret_id, or token (or leave login out to use BAO_TOKEN)"
-                .to_string(),
-        );
-    }
-    if let Some(m) = &l.mount {
-        mount_name(r, m, "runtime.login.mount");
-    }
-}
-
-/// The login, resolved; the variables it reads join `own` (never passed to a child).
-fn login(
-    r: &mut Resolver,
-    rt: &Spanned<RawRuntime>,
-    ob: Option<&RawOpenBao>,
-    own: &mut BTreeSet<String>,
-) -> Option<Login> {
-    let mut secret = |r: &mut Resolver, n: &Node, what: &str| {
-        if let Some(var) = n.as_str().and_then(|t| t.strip_prefix("env:")) {
-            own.insert(var.to_owned());
-        }
-        r.string(n, what, true).map(|(v, _)| Sensitive::new(v))
-    };
-    let Some(login) = &rt.value.login else {
-        // No login: the operator's token, as every other command takes it.
-        let token = match ob.and_then(|o| o.token.as_ref()) {
-            Some(n) => secret(r, n, "openbao.token")?,
-            None => {
-                let t = ["BAO_TOKEN", "VAULT_TOKEN"]
-                    .iter()
-                    .find_map(|v| (r.env)(v).filter(|t| !t.is_empty()));
-                match t {
-                    Some(t) => Sensitive::new(t),
-                    None => {
-                        r.problem(
-                            Loc::of(rt),
-                            "the runtime block has no `login:` and BAO_TOKEN is not set",
-                            "declare runtime.login (AppRole: approle, role_id, secret_id), or export BAO_TOKEN".to_string(),
-                        );
-                        return None;
-                    }
-                }
-            }
-        };
-        return Some(Login::Token {
-            token,
-            namespace: String::new(),
-        });
-    };
-    login_shape(r, login);
-    let l = &login.value;
-    let namespace = l
-        .namespace
-        .as_ref()
-        .and_then(|n| namespace_of(r, n, "runtime.login.namespace"))
-        .unwrap_or_default();
-    if let Some(t) = &l.token {
-        let token = secret(r, t, "runtime.login.token")?;
-        return Some(Login::Token { token, namespace });
-    }
-    let (Some(rid), Some(sid)) = (&l.role_id, &l.secret_id) else {
-        return None;
-    };
-    let role_id = secret(r, rid, "runtime.login.role_id");
-    let secret_id = secret(r, sid, "runtime.login.secret_id");
-    let mount = match &l.mount {
-        Some(m) => mount_name(r, m, "runtime.login.mount")?,
-        None => "approle".to_owned(),
-    };
-    let role = l
-        .approle
-        .as_ref()
-        .and_then(|n| n.as_str().map(str::to_owned));
-    Some(Login::AppRole {
-        mount,
-        role,
-        role_id: role_id?,
-        secret_id: secret_id?,
-        namespace,
-    })
 }
 
 fn profile_entries(
@@ -399,7 +300,7 @@ fn reference(text: &str) -> Result<Reference, String> {
     Ok(Reference::Local)
 }
 
-fn mount_name(r: &mut Resolver, node: &Node, what: &str) -> Option<String> {
+pub(super) fn mount_name(r: &mut Resolver, node: &Node, what: &str) -> Option<String> {
     let Some(t) = node.as_str() else {
         r.problem(node.loc, format!("`{what}` must be a mount path"), None);
         return None;
@@ -408,7 +309,7 @@ fn mount_name(r: &mut Resolver, node: &Node, what: &str) -> Option<String> {
     (!m.is_empty() && check_name(r, node.loc, &format!("`{what}`"), m)).then(|| m.to_owned())
 }
 
-fn namespace_of(r: &mut Resolver, node: &Node, what: &str) -> Option<String> {
+pub(super) fn namespace_of(r: &mut Resolver, node: &Node, what: &str) -> Option<String> {
     let t = node.as_str()?.trim_matches('/');
     if t.is_empty() {
         return Some(String::new());

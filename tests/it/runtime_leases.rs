@@ -129,3 +129,112 @@ fn env_leaves_its_lease_to_the_ttl_and_says_so() {
     let (user, pass) = text.split_once('\n').unwrap();
     assert!(fx.pg_login(user, pass), "the exported login does not work");
 }
+
+#[test]
+fn a_sigterm_while_the_profile_is_resolved_stops_the_start_and_revokes_the_lease() {
+    use crate::fault_proxy::{Fault, FaultKind, FaultProxy};
+    let fx = Fixture::start("", WEB_SEARCH);
+    let proxy = FaultProxy::start(&fx.bao.addr);
+    // The KV read is refused (and retried) until the test lets it through: by then the
+    // lease was minted and aegisctl has a SIGTERM waiting.
+    proxy.add_fault(Fault::new(FaultKind::UnavailableBefore).contains("kv/data/tools"));
+    let ctl = fx
+        .std_ctl()
+        .env("BAO_ADDR", &proxy.addr)
+        .args([
+            "run",
+            "topology.yaml",
+            "--profile",
+            "web-search",
+            "--",
+            "touch",
+            "started",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start aegisctl run");
+    let t = std::time::Instant::now();
+    while proxy.matching("GET", "database/creds").is_empty()
+        || proxy.matching("GET", "kv/data/tools").is_empty()
+    {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "no requests"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &ctl.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    proxy.clear();
+    let out = ctl.wait_with_output().expect("aegisctl exits");
+    let run = Run::from(out);
+    assert_eq!(run.code, Some(143), "{run}");
+    assert!(
+        run.stderr
+            .contains("stopped by SIGTERM before the process started"),
+        "{run}"
+    );
+    assert!(!fx.path("started").exists(), "the process was started");
+    assert!(
+        fx.live_leases().is_empty(),
+        "leases left: {:?}",
+        fx.live_leases()
+    );
+}
+
+#[test]
+fn an_access_that_cannot_be_audited_in_openbao_is_not_handed_over() {
+    let fx = Fixture::start("", WEB_SEARCH);
+    // A policy like the runner's, without `create` on the audit records.
+    let hcl = "path \"kv/data/*\" { capabilities = [\"read\"] }\npath \"database/creds/agent-role\" { capabilities = [\"read\"] }\npath \"sys/leases/revoke\" { capabilities = [\"update\"] }\n";
+    std::fs::write(fx.path("no-audit.hcl"), hcl).unwrap();
+    fx.bao.bao_ok(&[
+        "policy",
+        "write",
+        "no-audit",
+        &fx.path("no-audit.hcl").display().to_string(),
+    ]);
+    let token = fx.bao.bao_ok(&[
+        "token",
+        "create",
+        "-policy=no-audit",
+        "-ttl=10m",
+        "-field=token",
+    ]);
+    std::fs::write(
+        fx.path("token.yaml"),
+        "version: 1\nruntime:\n  login:\n    token: env:RT_TOKEN\n  profiles:\n    p:\n      env:\n        SEARCH_API_KEY: vault:kv/tools/search-api-key#value\n        DB_USER: lease:database/creds/agent-role#username\n",
+    )
+    .unwrap();
+    let out = fx
+        .ctl()
+        .env("RT_TOKEN", token.trim())
+        .args([
+            "run",
+            "token.yaml",
+            "--profile",
+            "p",
+            "--",
+            "touch",
+            "started",
+        ])
+        .output()
+        .expect("run");
+    let run = Run::from(out);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stderr
+            .contains("cannot write the audit record aegisctl/runtime-audit/"),
+        "{run}"
+    );
+    assert!(!fx.path("started").exists(), "the process was started");
+    assert!(
+        fx.live_leases().is_empty(),
+        "leases left: {:?}",
+        fx.live_leases()
+    );
+}
