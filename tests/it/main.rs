@@ -50,6 +50,7 @@ mod references;
 mod runtime;
 mod runtime_bench;
 mod runtime_common;
+mod runtime_infisical;
 mod runtime_leases;
 mod safety_fields;
 mod safety_import;
