@@ -39,6 +39,7 @@ openbao:
       type: approle
       roles:
         runner: {{ token_policies: [runner], token_ttl: 10m, token_max_ttl: 1h, secret_id_num_uses: 0 }}
+        runner-short: {{ token_policies: [runner], token_ttl: 5s, token_max_ttl: 1m, secret_id_num_uses: 0 }}
   secrets:
     kv:
       type: kv-v2

@@ -45,6 +45,57 @@ fn a_lease_is_renewed_while_the_process_runs_until_its_max_ttl_with_warnings() {
 }
 
 #[test]
+fn the_token_is_renewed_while_the_process_runs_so_its_leases_live_on() {
+    let fx = Fixture::start("", WEB_SEARCH);
+    // A login whose token lives 5 s: when it expires, OpenBao revokes every lease it created.
+    let role_id = fx.bao.bao_ok(&[
+        "read",
+        "-field=role_id",
+        "auth/approle/role/runner-short/role-id",
+    ]);
+    let secret_id = fx.bao.bao_ok(&[
+        "write",
+        "-f",
+        "-field=secret_id",
+        "auth/approle/role/runner-short/secret-id",
+    ]);
+    std::fs::write(
+        fx.path("short.yaml"),
+        "version: 1\nruntime:\n  login:\n    approle: runner-short\n    role_id: env:SHORT_ROLE_ID\n    secret_id: env:SHORT_SECRET_ID\n  profiles:\n    p:\n      env:\n        DB_USER: lease:database/creds/agent-role#username\n        DB_PASSWORD: lease:database/creds/agent-role#password\n",
+    )
+    .unwrap();
+    let script = format!(
+        "sleep 8; PGPASSWORD=\"$DB_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -h 127.0.0.1 -p {} -U \"$DB_USER\" -d postgres -tAc 'select 1' > at8 2> at8.err",
+        fx.pg.port
+    );
+    let out = fx
+        .ctl()
+        .env("SHORT_ROLE_ID", role_id.trim())
+        .env("SHORT_SECRET_ID", secret_id.trim())
+        .args([
+            "run",
+            "short.yaml",
+            "--profile",
+            "p",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .expect("run");
+    let run = Run::from(out);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(
+        read(&fx.path("at8")),
+        "1",
+        "token not renewed: {}",
+        read(&fx.path("at8.err"))
+    );
+    assert!(fx.live_leases().is_empty());
+}
+
+#[test]
 fn a_given_token_is_used_and_left_alive() {
     let fx = Fixture::start("", WEB_SEARCH);
     // A runtime that logs in with a token, in a topology that declares no mounts: the KV
