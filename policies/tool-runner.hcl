@@ -16,18 +16,14 @@ path "database/creds/agent-role" {
   capabilities = ["read"]
 }
 
-# ...keeps it alive at 2/3 of its TTL, and revokes it at exit.
-path "sys/leases/renew" {
-  capabilities = ["update"]
-}
-
+# ...and revokes it at exit (renewing it, sys/leases/renew, comes with the default policy).
 path "sys/leases/revoke" {
   capabilities = ["update"]
 }
 
 # Audit records: create only. A runtime token can add a record, never read, rewrite or delete
 # one (cas=0 refuses to write over an existing id). The token's own renew-self, lookup-self and
-# revoke-self come with OpenBao's default policy.
+# revoke-self, and sys/leases/renew, come with OpenBao's default policy.
 path "aegisctl/data/runtime-audit/*" {
   capabilities = ["create"]
 }
