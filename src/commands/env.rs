@@ -20,6 +20,10 @@ pub(super) async fn run(
     explain: bool,
 ) -> Result<u8, CliError> {
     let (spec, scope) = super::run::prepare(args)?;
+    // A refused --out is found before anything is leased or recorded.
+    if let Some(path) = out {
+        output::check_out(path)?;
+    }
     let command = if explain { "env --explain" } else { "env" };
     let req = super::run::request(args, &spec, scope, command, None);
     let opened = keymaster::open(&req).await?;
@@ -51,11 +55,7 @@ pub(super) async fn run(
         return Ok(super::EXIT_OK);
     }
     let mut notes = Vec::new();
-    if resolution.leases.is_empty() {
-        for w in keymaster::close(&token, &[]).await {
-            printer.warn(&w);
-        }
-    } else {
+    if !resolution.leases.is_empty() {
         // aegisctl's own token stays too: revoking it would end the leases it created.
         let bound = if token.created && token.ttl > 0 {
             format!(
@@ -80,19 +80,35 @@ pub(super) async fn run(
         .map(|v| (v.name.clone(), v.value.clone()))
         .collect();
     let text = output::render(format, &vars, &notes);
-    for n in &notes {
-        printer.info(n);
-    }
     match out {
         Some(path) => {
-            output::write_out(path, &text)?;
+            if let Err(e) = output::write_out(path, &text) {
+                // Nothing was handed over: what was leased for it goes now.
+                for w in keymaster::close(&token, &resolution.leases).await {
+                    printer.warn(&w);
+                }
+                return Err(e.into());
+            }
+            for n in &notes {
+                printer.info(n);
+            }
             printer.info(&format!(
                 "wrote {} variables to {} (mode 0600)",
                 vars.len(),
                 path.display()
             ));
         }
-        None => printer.result(text.expose()),
+        None => {
+            for n in &notes {
+                printer.info(n);
+            }
+            printer.result(text.expose());
+        }
+    }
+    if resolution.leases.is_empty() {
+        for w in keymaster::close(&token, &[]).await {
+            printer.warn(&w);
+        }
     }
     Ok(super::EXIT_OK)
 }

@@ -91,48 +91,9 @@ pub fn render(
     out
 }
 
-/// The inside of a double-quoted dotenv value. The escaped set is the one special inside a
-/// shell's double quotes, so the line also means the same when a shell sources it; a newline is
-/// written `\n` so that every variable stays on one line.
-fn dotenv_escape(buf: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => buf.push_str("\\\\"),
-            '"' => buf.push_str("\\\""),
-            '$' => buf.push_str("\\$"),
-            '`' => buf.push_str("\\`"),
-            '\n' => buf.push_str("\\n"),
-            '\r' => buf.push_str("\\r"),
-            c => buf.push(c),
-        }
-    }
-}
-
-/// A JSON string written straight into the buffer (serde_json would build its own copy first).
-fn json_string(buf: &mut String, value: &str) {
-    buf.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => buf.push_str("\\\""),
-            '\\' => buf.push_str("\\\\"),
-            '\n' => buf.push_str("\\n"),
-            '\r' => buf.push_str("\\r"),
-            '\t' => buf.push_str("\\t"),
-            '\u{8}' => buf.push_str("\\b"),
-            '\u{c}' => buf.push_str("\\f"),
-            c if u32::from(c) < 0x20 => buf.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => buf.push(c),
-        }
-    }
-    buf.push('"');
-}
-
-/// Writes `text` to `path` with mode 0600: a temporary file in the same directory, created
-/// exclusively, synced, then renamed over the target, so a reader sees the old file or the new
-/// one and never a half-written or briefly readable one. An existing target must be a regular
-/// file that only its owner can read or write: aegisctl never replaces a file with looser
-/// permissions (someone may rely on them, or may already be reading it) nor follows a link.
-pub fn write_out(path: &Path, text: &Sensitive<String>) -> Result<(), RuntimeError> {
+/// Whether `path` may be written by [`write_out`]: checked before anything is resolved, so a
+/// refused `--out` leases nothing. (The write checks again: the file may change meanwhile.)
+pub fn check_out(path: &Path) -> Result<(), RuntimeError> {
     let refuse = |reason: String, help: String| RuntimeError::Output {
         what: "will not overwrite".into(),
         path: path.to_path_buf(),
@@ -175,6 +136,53 @@ pub fn write_out(path: &Path, text: &Sensitive<String>) -> Result<(), RuntimeErr
             });
         }
     }
+    Ok(())
+}
+
+/// The inside of a double-quoted dotenv value. The escaped set is the one special inside a
+/// shell's double quotes, so a shell that sources the line reads the same single-line value; a
+/// newline is written `\n` so that every variable stays on one line (a shell keeps those two
+/// characters: `--format shell` is the one to source for multi-line values).
+fn dotenv_escape(buf: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => buf.push_str("\\\\"),
+            '"' => buf.push_str("\\\""),
+            '$' => buf.push_str("\\$"),
+            '`' => buf.push_str("\\`"),
+            '\n' => buf.push_str("\\n"),
+            '\r' => buf.push_str("\\r"),
+            c => buf.push(c),
+        }
+    }
+}
+
+/// A JSON string written straight into the buffer (serde_json would build its own copy first).
+fn json_string(buf: &mut String, value: &str) {
+    buf.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => buf.push_str("\\\""),
+            '\\' => buf.push_str("\\\\"),
+            '\n' => buf.push_str("\\n"),
+            '\r' => buf.push_str("\\r"),
+            '\t' => buf.push_str("\\t"),
+            '\u{8}' => buf.push_str("\\b"),
+            '\u{c}' => buf.push_str("\\f"),
+            c if u32::from(c) < 0x20 => buf.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => buf.push(c),
+        }
+    }
+    buf.push('"');
+}
+
+/// Writes `text` to `path` with mode 0600: a temporary file in the same directory, created
+/// exclusively, synced, then renamed over the target, so a reader sees the old file or the new
+/// one and never a half-written or briefly readable one. An existing target must be a regular
+/// file that only its owner can read or write: aegisctl never replaces a file with looser
+/// permissions (someone may rely on them, or may already be reading it) nor follows a link.
+pub fn write_out(path: &Path, text: &Sensitive<String>) -> Result<(), RuntimeError> {
+    check_out(path)?;
     let temp = temp_path(path);
     let written = write_temp(&temp, text).and_then(|()| {
         // rename(2) replaces the directory entry itself: had the target become a link since the

@@ -289,3 +289,36 @@ fn an_access_that_cannot_be_audited_in_openbao_is_not_handed_over() {
         fx.live_leases()
     );
 }
+
+#[test]
+fn a_refused_out_file_is_found_before_anything_is_leased_or_recorded() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::start("", WEB_SEARCH);
+    let loose = fx.path("loose.env");
+    std::fs::write(&loose, "OLD=1\n").unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&loose, fx.path("link.env")).unwrap();
+    for target in ["loose.env", "link.env"] {
+        let out = fx
+            .ctl()
+            .args([
+                "env",
+                "topology.yaml",
+                "--profile",
+                "web-search",
+                "--out",
+                target,
+            ])
+            .output()
+            .expect("env");
+        let run = Run::from(out);
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(run.stderr.contains("will not overwrite"), "{run}");
+    }
+    assert_eq!(std::fs::read_to_string(&loose).unwrap(), "OLD=1\n");
+    assert!(fx.live_leases().is_empty(), "leased for a refused file");
+    assert!(
+        !fx.path("runtime-audit.jsonl").exists(),
+        "an access recorded that never happened"
+    );
+}
