@@ -52,6 +52,7 @@ mod runtime_bench;
 mod runtime_common;
 mod runtime_infisical;
 mod runtime_leases;
+mod runtime_namespaces;
 mod safety_fields;
 mod safety_import;
 mod safety_kv;
