@@ -176,6 +176,12 @@ impl Bao {
             .collect()
     }
 
+    /// Stops the server now (a crash, as far as its clients can tell).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The number of audit lines so far, to look only at what comes after.
     pub fn audit_mark(&self) -> usize {
         self.audit_requests().len()

@@ -322,3 +322,46 @@ fn a_refused_out_file_is_found_before_anything_is_leased_or_recorded() {
         "an access recorded that never happened"
     );
 }
+
+#[test]
+fn openbao_dying_while_the_process_runs_costs_warnings_not_the_processs_status() {
+    let mut fx = Fixture::start("", WEB_SEARCH);
+    let ctl = fx
+        .std_ctl()
+        .args([
+            "--retry-budget",
+            "3",
+            "run",
+            "topology.yaml",
+            "--profile",
+            "web-search",
+            "--",
+        ])
+        .args(["sh", "-c", "touch ready; sleep 3; exit 3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start aegisctl run");
+    let t = std::time::Instant::now();
+    while !fx.path("ready").exists() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    fx.bao.kill();
+    let run = Run::from(ctl.wait_with_output().expect("aegisctl exits"));
+    assert_eq!(
+        run.code,
+        Some(3),
+        "the process's status, whatever OpenBao does: {run}"
+    );
+    assert!(
+        run.stderr
+            .contains("could not revoke lease database/creds/agent-role/"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("end at their TTL"), "{run}");
+    assert!(!run.all().contains(SEARCH_KEY));
+}
