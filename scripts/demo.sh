@@ -402,5 +402,8 @@ echo
 echo "the same records in OpenBao, one create-only document each (aegisctl/runtime-audit/HOST/DATE/ID):"
 audit_dir="aegisctl/runtime-audit/$(python3 -c 'import json, sys; r = json.loads(open(sys.argv[1]).readline()); print(r["host"] + "/" + r["time"][:10])' "$runtime_audit")"
 "$bao_cli" kv list "$audit_dir" || fail "no audit documents in OpenBao"
+echo
+echo "aegisctl audit inventories/demo.yaml --since 30m (every host's records, read from OpenBao with the operator's token):"
+"$aegisctl" audit inventories/demo.yaml --since 30m | tail -n 1 | grep -E "^2 records" || fail "audit from OpenBao"
 
 banner "demo complete"

@@ -165,9 +165,14 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["out", "format"])]
         explain: bool,
     },
-    /// List the runtime audit records of a local audit file (who resolved what, when, why)
+    /// List runtime audit records (who resolved what, when, where, why): a host's local audit
+    /// file, or — given the topology file — every host's documents in OpenBao
+    #[command(
+        after_help = "Examples: aegisctl audit inventories/runtime-audit.jsonl --since 2h\n          aegisctl audit inventories/demo.yaml --since 7d --json   (OpenBao, with BAO_TOKEN)"
+    )]
     Audit {
-        /// The JSON-lines audit file (runtime-audit.jsonl beside the topology by default)
+        /// A JSON-lines audit file (runtime-audit.jsonl beside the topology by default), or a
+        /// topology file (.yaml/.yml): its OpenBao audit documents (needs list and read there)
         file: PathBuf,
         /// Only records since a duration ago (30m, 2h, 7d) or an RFC 3339 UTC time
         #[arg(long, value_name = "WHEN")]

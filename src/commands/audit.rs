@@ -1,7 +1,8 @@
 //! `aegisctl audit FILE [--since WHEN] [--json]`: who resolved which secrets, when, where and
-//! why, read back from a host's local audit file — so that an operator can answer "what touched
-//! this credential" without reading JSON lines by hand. The records hold no value, so neither
-//! does anything shown here.
+//! why, read back from a host's local audit file — or, given the topology file, from the audit
+//! documents in OpenBao, every host's — so that an operator can answer "what touched this
+//! credential" without reading JSON lines by hand. The records hold no value, so neither does
+//! anything shown here.
 
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use crate::runtime::audit::{Record, read_local};
 /// Why `--since` was refused, and the two forms it takes.
 const SINCE_HELP: &str = "write --since as a duration ago (30m, 2h, 7d, 1h30m) or as an RFC 3339 UTC time (2026-11-26T05:00:00Z)";
 
-pub(super) fn run(
+pub(super) async fn run(
     printer: &Printer,
     file: &Path,
     since: Option<&str>,
@@ -21,7 +22,20 @@ pub(super) fn run(
     let since = since
         .map(|text| parse_since(text, crate::clock::now_unix()))
         .transpose()?;
-    let records = read_local(file)?;
+    let is_topology = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    let records = if is_topology {
+        let (desired, target) = crate::topology::load_runtime_audit(file)?;
+        let session = super::session::Session::connect_to(printer, &desired.conn)?;
+        let date = since.map(|s| {
+            crate::clock::rfc3339(s)
+                .chars()
+                .take(10)
+                .collect::<String>()
+        });
+        crate::runtime::audit::read_openbao(session.client(), &target, date.as_deref()).await?
+    } else {
+        read_local(file)?
+    };
     let kept = keep_since(records, since);
     if json {
         let records = serde_json::to_value(&kept).map_err(|e| {

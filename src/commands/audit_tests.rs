@@ -116,8 +116,8 @@ fn since_takes_a_duration_ago_or_a_utc_time() {
     }
 }
 
-#[test]
-fn since_keeps_the_records_at_or_after_it() {
+#[tokio::test]
+async fn since_keeps_the_records_at_or_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("audit.jsonl");
     append_local(&file, &run_record()).unwrap();
@@ -126,7 +126,9 @@ fn since_keeps_the_records_at_or_after_it() {
     // The output goes to stdout, out of reach here (a since after every record keeps it to
     // one line): the filter is checked on its own below.
     assert_eq!(
-        run(&printer, &file, Some("2030-01-01T00:00:00Z"), false).unwrap(),
+        run(&printer, &file, Some("2030-01-01T00:00:00Z"), false)
+            .await
+            .unwrap(),
         0
     );
     let records = read_local(&file).unwrap();
@@ -143,6 +145,6 @@ fn since_keeps_the_records_at_or_after_it() {
     odd[0].time = "sometime".into();
     assert_eq!(keep_since(odd, at("2030-01-01T00:00:00Z")).len(), 1);
     let missing = dir.path().join("missing.jsonl");
-    let err = run(&printer, &missing, None, true).unwrap_err();
+    let err = run(&printer, &missing, None, true).await.unwrap_err();
     assert!(err.to_string().contains("missing.jsonl"), "{err}");
 }

@@ -215,7 +215,9 @@ pub async fn run(cli: Cli) -> Result<u8, (CliError, bool)> {
             out,
             explain,
         } => env::run(&printer, &runtime, format, out.as_deref(), explain).await,
-        Command::Audit { file, since, json } => audit::run(&printer, &file, since.as_deref(), json),
+        Command::Audit { file, since, json } => {
+            audit::run(&printer, &file, since.as_deref(), json).await
+        }
         Command::Completions { .. } | Command::Man => Ok(EXIT_OK),
     };
     result.map_err(|e| (e, json))

@@ -75,10 +75,19 @@ pub struct Record {
     pub leases: Vec<LeaseRecord>,
 }
 
-/// A fresh record id: the time and 8 random bytes.
-pub fn new_id(now_unix: u64) -> String {
+/// A fresh record id: the time to the nanosecond (so ids sort as the records were made, also
+/// within one second) and 8 random bytes.
+pub fn new_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let bytes: [u8; 8] = rand::random();
-    format!("{now_unix}-{}", hex::encode(bytes))
+    format!(
+        "{}-{:09}-{}",
+        now.as_secs(),
+        now.subsec_nanos(),
+        hex::encode(bytes)
+    )
 }
 
 /// This host's name, as the record says it.
@@ -140,6 +149,75 @@ pub async fn write_openbao(
             source: Box::new(e),
         }),
     }
+}
+
+/// Reads the audit documents in OpenBao (`MOUNT/PREFIX/HOST/DATE/ID`, every host's), of the dates
+/// from `since_date` (`YYYY-MM-DD`) on; oldest first. Listing needs `list` and `read` on them: an
+/// operator's token, not a runtime's.
+pub async fn read_openbao(
+    bao: &BaoClient,
+    target: &AuditTarget,
+    since_date: Option<&str>,
+) -> Result<Vec<Record>, RuntimeError> {
+    use futures::StreamExt;
+    let fail = |path: &str, e: crate::backends::BaoError| RuntimeError::AuditOpenBao {
+        path: format!("{}/{path}", target.mount),
+        namespace: target.namespace.clone(),
+        source: Box::new(e),
+    };
+    let list = |rel: String| async move {
+        let path = ApiPath::route("")
+            .path(&target.mount)
+            .lit("metadata")
+            .dir(&rel);
+        bao.list(&target.namespace, &path)
+            .await
+            .map_err(|e| fail(&rel, e))
+    };
+    let base = target.prefix.trim_matches('/').to_owned();
+    let join = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.trim_matches('/').to_owned()
+        } else {
+            format!("{a}/{}", b.trim_matches('/'))
+        }
+    };
+    let mut ids = Vec::new();
+    for host in list(base.clone()).await? {
+        let host_dir = join(&base, &host);
+        for date in list(host_dir.clone()).await? {
+            if since_date.is_some_and(|d| date.trim_end_matches('/') < d) {
+                continue;
+            }
+            let date_dir = join(&host_dir, &date);
+            for id in list(date_dir.clone()).await? {
+                ids.push(join(&date_dir, &id));
+            }
+        }
+    }
+    let reads = futures::stream::iter(ids.into_iter().map(|rel| async move {
+        let path = ApiPath::route("")
+            .path(&target.mount)
+            .lit("data")
+            .path(&rel);
+        let answer = bao
+            .read(&target.namespace, &path)
+            .await
+            .map_err(|e| fail(&rel, e))?;
+        let data = answer
+            .and_then(|mut a| a.pointer_mut("/data/data").map(serde_json::Value::take))
+            .unwrap_or_default();
+        serde_json::from_value::<Record>(data).map_err(|e| RuntimeError::AuditFile {
+            path: format!("{}/{rel}", target.mount).into(),
+            reason: format!("not an aegisctl runtime audit record: {e}"),
+        })
+    }))
+    .buffer_unordered(16)
+    .collect::<Vec<_>>()
+    .await;
+    let mut records = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
+    records.sort_by(|a, b| (&a.time, &a.id).cmp(&(&b.time, &b.id)));
+    Ok(records)
 }
 
 /// Reads a local audit file: every record, in order; a line that is not a record is an error

@@ -181,7 +181,7 @@ fn record(req: &Request<'_>, token: &Token, resolution: &Resolution) -> Record {
     let now = crate::clock::now_unix();
     Record {
         version: audit::VERSION,
-        id: audit::new_id(now),
+        id: audit::new_id(),
         time: crate::clock::rfc3339(now),
         command: req.command.to_owned(),
         host: audit::host_name(),

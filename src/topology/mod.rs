@@ -66,6 +66,16 @@ pub fn load_connection(path: &Path) -> Result<Desired, TopologyError> {
     resolve::resolve_connection(&raw, path, &src, &env).map_err(TopologyError::Invalid)
 }
 
+/// Reads a topology file for `aegisctl audit TOPOLOGY`: the connection and where the runtime's
+/// audit documents are.
+pub fn load_runtime_audit(
+    path: &Path,
+) -> Result<(Desired, crate::runtime::profile::AuditTarget), TopologyError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let (raw, src, _) = read(path, &env)?;
+    resolve::resolve_runtime_audit(&raw, path, &src, &env).map_err(TopologyError::Invalid)
+}
+
 /// Reads a topology file for `aegisctl run` / `aegisctl env`: the connection, the runtime login
 /// and one profile (`namespace` from `--namespace` overrides the profile's).
 pub fn load_runtime(

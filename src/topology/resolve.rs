@@ -389,6 +389,28 @@ pub(crate) fn resolve_runtime(
     }
 }
 
+/// The connection (with the operator's token) and where runtime audit records go: what
+/// `aegisctl audit TOPOLOGY` needs to list the records in OpenBao.
+pub(crate) fn resolve_runtime_audit(
+    raw: &RawTopology,
+    file: &Path,
+    src: &Source,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Desired, crate::runtime::profile::AuditTarget), Vec<Problem>> {
+    let mut r = Resolver::new(src, file, env);
+    let name = identity(&mut r, raw, file);
+    let mut desired = empty_desired(file, name, src);
+    if let Some(ob) = &raw.openbao {
+        super::openbao::connection(&mut r, &ob.value, &mut desired);
+    }
+    let target =
+        super::runtime::audit_target(&mut r, raw.runtime.as_ref(), file, &desired.ledger_mount);
+    match target {
+        Some(t) if r.problems.is_empty() => Ok((desired, t)),
+        _ => Err(r.problems),
+    }
+}
+
 /// Two declarations of one object (`approle` and `approle/` are the same mount; `a/b` and
 /// `/a/b/` the same secret): the second is refused where it is written.
 fn duplicates(r: &mut Resolver, desired: &Desired) {

@@ -116,7 +116,7 @@ pub(super) fn spec(
             .and_then(|n| namespace_of(r, n, "runtime.scopes.namespace"));
         Some(Scopes { mount, namespace })
     });
-    let audit = audit_target(r, rt, file, &desired.ledger_mount)?;
+    let audit = audit_target(r, Some(rt), file, &desired.ledger_mount)?;
     if !r.problems.is_empty() {
         return None;
     }
@@ -317,14 +317,14 @@ pub(super) fn namespace_of(r: &mut Resolver, node: &Node, what: &str) -> Option<
     check_name(r, node.loc, &format!("`{what}`"), t).then(|| t.to_owned())
 }
 
-fn audit_target(
+pub(super) fn audit_target(
     r: &mut Resolver,
-    rt: &Spanned<RawRuntime>,
+    rt: Option<&Spanned<RawRuntime>>,
     file: &Path,
     ledger: &str,
 ) -> Option<AuditTarget> {
     let dir = file.parent().unwrap_or(Path::new("."));
-    let a = rt.value.audit.as_ref().map(|a| &a.value);
+    let a = rt.and_then(|rt| rt.value.audit.as_ref()).map(|a| &a.value);
     let local = match a.and_then(|a| a.file.as_ref()) {
         Some(n) => dir.join(n.as_str().unwrap_or("runtime-audit.jsonl")),
         None => dir.join("runtime-audit.jsonl"),

@@ -1,6 +1,6 @@
 //! A runtime profile read in a namespace (the profile's own, or `--namespace`), the process's
-//! exit status passed through, and `aegisctl audit` listing what was resolved — against the real
-//! OpenBao.
+//! exit status passed through, and `aegisctl audit` listing what was resolved — from the local
+//! file and from OpenBao's audit documents — against the real OpenBao.
 
 use crate::harness::{Bao, Run, topology};
 
@@ -110,4 +110,15 @@ fn a_profile_reads_its_namespace_and_the_exit_status_passes_through() {
     assert!(none.stdout.contains("No records"), "{none}");
     let bad = run(&["audit", &audit_file, "--since", "yesterday"]);
     assert_eq!(bad.code, Some(1), "{bad}");
+
+    // Given the topology, the same records from OpenBao's audit documents (any host's).
+    let from_bao = run(&["audit", &f, "--json", "--since", "1h"]);
+    assert_eq!(from_bao.code, Some(0), "{from_bao}");
+    let doc_bao: serde_json::Value = serde_json::from_str(&from_bao.stdout).expect("json");
+    assert_eq!(
+        doc_bao["records"], doc["records"],
+        "OpenBao and the local file disagree"
+    );
+    let later = run(&["audit", &f, "--since", "2099-01-01T00:00:00Z"]);
+    assert!(later.stdout.contains("No records"), "{later}");
 }
