@@ -321,6 +321,36 @@ pub struct OpenBaoConn {
     pub ca_cert: Option<PathBuf>,
 }
 
+/// The first of two environment variables that is set and not empty (`BAO_*`, then `VAULT_*`).
+pub fn env_either(bao: &str, vault: &str) -> Option<String> {
+    std::env::var(bao)
+        .ok()
+        .or_else(|| std::env::var(vault).ok())
+        .filter(|v| !v.is_empty())
+}
+
+impl OpenBaoConn {
+    /// The address: the topology's, else `BAO_ADDR`, else `VAULT_ADDR`. Every command that talks
+    /// to OpenBao (the operator's and the runtime's) finds it the same way.
+    pub fn address_or_env(&self) -> Option<String> {
+        self.address
+            .clone()
+            .or_else(|| env_either("BAO_ADDR", "VAULT_ADDR"))
+    }
+
+    /// The CA file: the topology's, else `BAO_CACERT`, else `VAULT_CACERT`.
+    pub fn ca_cert_or_env(&self) -> Option<PathBuf> {
+        self.ca_cert
+            .clone()
+            .or_else(|| env_either("BAO_CACERT", "VAULT_CACERT").map(Into::into))
+    }
+
+    /// `BAO_NAMESPACE` (or `VAULT_NAMESPACE`): every namespace of the topology is relative to it.
+    pub fn base_namespace() -> Option<String> {
+        env_either("BAO_NAMESPACE", "VAULT_NAMESPACE")
+    }
+}
+
 /// How to reach Keycloak, as the topology's `keycloak:` block says.
 #[derive(Clone, Debug)]
 pub struct KeycloakConn {

@@ -70,12 +70,8 @@ impl Session {
             if let Some(warning) = crate::backends::http::plain_http_warning(&inf.url) {
                 printer.warn(&warning);
             }
-            let client = crate::backends::infisical::InfisicalClient::new(
-                &inf.url,
-                &inf.client_id,
-                inf.client_secret.clone(),
-                &inf.organization,
-                inf.ca_cert.as_deref(),
+            let client = crate::backends::infisical::InfisicalClient::from_conn(
+                inf,
                 Duration::from_secs(30),
                 budget(),
             )
@@ -89,35 +85,24 @@ impl Session {
 
     /// Connects with the topology's settings, falling back to the environment.
     pub fn connect_to(printer: &Printer, conn: &OpenBaoConn) -> Result<Session, CliError> {
-        let env = |a: &str, b: &str| {
-            std::env::var(a)
-                .ok()
-                .or_else(|| std::env::var(b).ok())
-                .filter(|v| !v.is_empty())
-        };
-        let address = conn
-            .address
-            .clone()
-            .or_else(|| env("BAO_ADDR", "VAULT_ADDR"))
-            .ok_or_else(|| {
-                usage(
-                    "no OpenBao address",
-                    "set openbao.address in the topology, or BAO_ADDR",
-                )
-            })?;
+        let address = conn.address_or_env().ok_or_else(|| {
+            usage(
+                "no OpenBao address",
+                "set openbao.address in the topology, or BAO_ADDR",
+            )
+        })?;
         let token = match &conn.token {
             Some(t) => t.clone(),
-            None => Sensitive::new(env("BAO_TOKEN", "VAULT_TOKEN").ok_or_else(|| {
-                usage(
-                    "no OpenBao token",
-                    "set openbao.token in the topology (e.g. env:BAO_TOKEN), or BAO_TOKEN",
-                )
-            })?),
+            None => Sensitive::new(
+                crate::model::env_either("BAO_TOKEN", "VAULT_TOKEN").ok_or_else(|| {
+                    usage(
+                        "no OpenBao token",
+                        "set openbao.token in the topology (e.g. env:BAO_TOKEN), or BAO_TOKEN",
+                    )
+                })?,
+            ),
         };
-        let ca = conn
-            .ca_cert
-            .clone()
-            .or_else(|| env("BAO_CACERT", "VAULT_CACERT").map(Into::into));
+        let ca = conn.ca_cert_or_env();
         if let Some(warning) = crate::backends::http::plain_http_warning(&address) {
             printer.warn(&warning);
         }
@@ -128,7 +113,7 @@ impl Session {
             Duration::from_secs(30),
             budget(),
         )?;
-        if let Some(ns) = env("BAO_NAMESPACE", "VAULT_NAMESPACE") {
+        if let Some(ns) = OpenBaoConn::base_namespace() {
             client = client.with_base_namespace(&ns);
         }
         let bao = Arc::new(OpenBao::new(client));

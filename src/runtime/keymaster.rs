@@ -41,31 +41,15 @@ pub struct Opened {
     pub warnings: Vec<String>,
 }
 
-fn env_any(a: &str, b: &str) -> Option<String> {
-    std::env::var(a)
-        .ok()
-        .or_else(|| std::env::var(b).ok())
-        .filter(|v| !v.is_empty())
-}
-
 /// A client without a token, on the topology's (or the environment's) address.
 fn anonymous(spec: &RuntimeSpec, budget: Duration) -> Result<BaoClient, RuntimeError> {
-    let address = spec
-        .conn
-        .address
-        .clone()
-        .or_else(|| env_any("BAO_ADDR", "VAULT_ADDR"))
-        .ok_or_else(|| {
-            RuntimeError::Setup(
-                "no OpenBao address".into(),
-                "set openbao.address in the topology, or BAO_ADDR".into(),
-            )
-        })?;
-    let ca = spec
-        .conn
-        .ca_cert
-        .clone()
-        .or_else(|| env_any("BAO_CACERT", "VAULT_CACERT").map(Into::into));
+    let address = spec.conn.address_or_env().ok_or_else(|| {
+        RuntimeError::Setup(
+            "no OpenBao address".into(),
+            "set openbao.address in the topology, or BAO_ADDR".into(),
+        )
+    })?;
+    let ca = spec.conn.ca_cert_or_env();
     let mut client = BaoClient::new(
         &address,
         Sensitive::new(String::new()),
@@ -74,7 +58,7 @@ fn anonymous(spec: &RuntimeSpec, budget: Duration) -> Result<BaoClient, RuntimeE
         budget,
     )
     .map_err(|e| RuntimeError::Setup(e.to_string(), "fix the OpenBao address".into()))?;
-    if let Some(ns) = env_any("BAO_NAMESPACE", "VAULT_NAMESPACE") {
+    if let Some(ns) = crate::model::OpenBaoConn::base_namespace() {
         client = client.with_base_namespace(&ns);
     }
     Ok(client)
@@ -87,17 +71,9 @@ fn infisical(
     let Some(inf) = &spec.infisical else {
         return Ok(None);
     };
-    InfisicalClient::new(
-        &inf.url,
-        &inf.client_id,
-        inf.client_secret.clone(),
-        &inf.organization,
-        inf.ca_cert.as_deref(),
-        Duration::from_secs(30),
-        budget,
-    )
-    .map(Some)
-    .map_err(|e| RuntimeError::Setup(e.to_string(), "fix the infisical block".into()))
+    InfisicalClient::from_conn(inf, Duration::from_secs(30), budget)
+        .map(Some)
+        .map_err(|e| RuntimeError::Setup(e.to_string(), "fix the infisical block".into()))
 }
 
 /// Logs in, resolves, records. On failure nothing stays leased and no token of ours lives on.

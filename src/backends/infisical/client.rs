@@ -74,6 +74,23 @@ impl std::fmt::Debug for InfisicalClient {
 }
 
 impl InfisicalClient {
+    /// A client for the topology's `infisical:` block.
+    pub fn from_conn(
+        conn: &crate::model::InfisicalConn,
+        timeout: Duration,
+        budget: Duration,
+    ) -> Result<Self, InfisicalError> {
+        Self::new(
+            &conn.url,
+            &conn.client_id,
+            conn.client_secret.clone(),
+            &conn.organization,
+            conn.ca_cert.as_deref(),
+            timeout,
+            budget,
+        )
+    }
+
     /// A client for the server at `base_url` (without `/api`), logging in with the Universal
     /// Auth credentials of the tool's own identity, managing organization `organization` (id).
     pub fn new(
