@@ -2,10 +2,8 @@
 //! proofs 1–5 and the failure path. The child processes are small shell scripts that write what
 //! they saw into the test's directory.
 
-use std::time::{Duration, Instant};
-
 use crate::harness::Run;
-use crate::runtime_common::{Fixture, SEARCH_KEY, WEB_SEARCH, read};
+use crate::runtime_common::{Fixture, SEARCH_KEY, WEB_SEARCH, read, sigterm};
 
 /// A child that records its variables' names (not values), the database login it was given, and
 /// whether that login worked against the real PostgreSQL.
@@ -54,11 +52,7 @@ fn run_hands_a_leased_database_login_to_the_process_and_revokes_it_at_exit() {
         !fx.pg_login(&user, &pass),
         "the leased login still works after the run"
     );
-    assert!(
-        fx.live_leases().is_empty(),
-        "leases left: {:?}",
-        fx.live_leases()
-    );
+    fx.assert_nothing_leased();
 
     // Proof 2: no OpenBao credential reached the child.
     let names = read(&fx.path("names"));
@@ -209,45 +203,30 @@ fn scopes_narrowest_wins_and_removing_the_workspace_value_falls_back_to_the_team
 #[test]
 fn sigterm_to_aegisctl_stops_the_process_and_revokes_its_lease() {
     let fx = Fixture::start("", WEB_SEARCH);
-    let ctl = fx
-        .std_ctl()
-        .args(["run", "topology.yaml", "--profile", "web-search", "--"])
-        .args([
-            "sh",
-            "-c",
-            "printf %s \"$DB_USER\" > user.tmp; printf %s \"$DB_PASSWORD\" > pass; mv user.tmp user; exec sleep 300",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start aegisctl run");
-    let started = Instant::now();
-    while !fx.path("user").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the child never started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let ctl = fx.spawn(
+        &[],
+        &[
+        "run",
+        "topology.yaml",
+        "--profile",
+        "web-search",
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$DB_USER\" > user.tmp; printf %s \"$DB_PASSWORD\" > pass; mv user.tmp user; exec sleep 300",
+    ]);
+    fx.wait_for("user");
     let (user, pass) = (read(&fx.path("user")), read(&fx.path("pass")));
     assert!(
         fx.pg_login(&user, &pass),
         "the lease should work while the process runs"
     );
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &ctl.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
+    sigterm(&ctl);
     let out = ctl.wait_with_output().expect("aegisctl exits");
     // The child died of the forwarded SIGTERM: aegisctl exits as the shell would, 128 + 15.
     assert_eq!(out.status.code(), Some(143), "{}", Run::from(out));
     assert!(!fx.pg_login(&user, &pass), "the lease outlived the SIGTERM");
-    assert!(
-        fx.live_leases().is_empty(),
-        "leases left: {:?}",
-        fx.live_leases()
-    );
+    fx.assert_nothing_leased();
 }
 
 #[test]
@@ -286,11 +265,7 @@ fn an_unresolvable_reference_fails_before_the_process_starts_and_leaves_nothing_
         "a value in the error: {run}"
     );
     // The lease minted in parallel was revoked.
-    assert!(
-        fx.live_leases().is_empty(),
-        "leases left: {:?}",
-        fx.live_leases()
-    );
+    fx.assert_nothing_leased();
 }
 
 #[test]

@@ -8,7 +8,17 @@
 use std::path::{Path, PathBuf};
 
 use crate::harness::{Bao, Run, aegisctl_at};
+
 use crate::postgres::Postgres;
+
+/// Sends SIGTERM to a process.
+pub fn sigterm(child: &std::process::Child) {
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+}
 
 pub struct Fixture {
     pub bao: Bao,
@@ -180,6 +190,59 @@ impl Fixture {
             record["id"].as_str().unwrap()
         );
         self.bao.bao_ok(&["kv", "get", "-format=json", &path])
+    }
+
+    /// Runs aegisctl (as [`Fixture::ctl`], plus `env`) to the end.
+    pub fn run(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut cmd = self.ctl();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.args(args).output().expect("run aegisctl"))
+    }
+
+    /// Starts aegisctl (as [`Fixture::std_ctl`], plus `env`) in the background, its output
+    /// captured.
+    pub fn spawn(&self, env: &[(&str, &str)], args: &[&str]) -> std::process::Child {
+        let mut cmd = self.std_ctl();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start aegisctl")
+    }
+
+    /// Waits (up to 30 s) for the child to create `name` in the test's directory.
+    pub fn wait_for(&self, name: &str) {
+        let started = std::time::Instant::now();
+        while !self.path(name).exists() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{name} never appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// A runtime-only topology `token.yaml` whose login is the token in `RT_TOKEN` and whose
+    /// profile `p` has `env_lines` (`NAME: reference` each).
+    pub fn token_topology(&self, env_lines: &[&str]) {
+        let mut text = String::from(
+            "version: 1\nruntime:\n  login:\n    token: env:RT_TOKEN\n  profiles:\n    p:\n      env:\n",
+        );
+        for l in env_lines {
+            text.push_str(&format!("        {l}\n"));
+        }
+        std::fs::write(self.path("token.yaml"), text).expect("write token.yaml");
+    }
+
+    /// No lease of the database role is left in OpenBao.
+    pub fn assert_nothing_leased(&self) {
+        let left = self.live_leases();
+        assert!(left.is_empty(), "leases left: {left:?}");
     }
 
     /// Whether PostgreSQL lets `user` in with `password`.

@@ -3,7 +3,7 @@
 //! given token used, renewed but never revoked; `env` leaving its lease to the TTL and saying so.
 
 use crate::harness::Run;
-use crate::runtime_common::{Fixture, SEARCH_KEY, WEB_SEARCH, read};
+use crate::runtime_common::{Fixture, SEARCH_KEY, WEB_SEARCH, read, sigterm};
 
 #[test]
 fn a_lease_is_renewed_while_the_process_runs_until_its_max_ttl_with_warnings() {
@@ -41,7 +41,7 @@ fn a_lease_is_renewed_while_the_process_runs_until_its_max_ttl_with_warnings() {
     );
     assert!(run.stderr.contains("reached its max TTL"), "{run}");
     assert!(run.stderr.contains("cannot be renewed further"), "{run}");
-    assert!(fx.live_leases().is_empty());
+    fx.assert_nothing_leased();
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn the_token_is_renewed_while_the_process_runs_so_its_leases_live_on() {
         "token not renewed: {}",
         read(&fx.path("at8.err"))
     );
-    assert!(fx.live_leases().is_empty());
+    fx.assert_nothing_leased();
 }
 
 #[test]
@@ -100,11 +100,7 @@ fn a_given_token_is_used_and_left_alive() {
     let fx = Fixture::start("", WEB_SEARCH);
     // A runtime that logs in with a token, in a topology that declares no mounts: the KV
     // mount is found by asking OpenBao.
-    std::fs::write(
-        fx.path("token.yaml"),
-        "version: 1\nruntime:\n  login:\n    token: env:RT_TOKEN\n  profiles:\n    p:\n      env:\n        SEARCH_API_KEY: vault:kv/tools/search-api-key#value\n",
-    )
-    .unwrap();
+    fx.token_topology(&["SEARCH_API_KEY: vault:kv/tools/search-api-key#value"]);
     let token = fx.bao.bao_ok(&[
         "token",
         "create",
@@ -189,10 +185,9 @@ fn a_sigterm_while_the_profile_is_resolved_stops_the_start_and_revokes_the_lease
     // The KV read is refused (and retried) until the test lets it through: by then the
     // lease was minted and aegisctl has a SIGTERM waiting.
     proxy.add_fault(Fault::new(FaultKind::UnavailableBefore).contains("kv/data/tools"));
-    let ctl = fx
-        .std_ctl()
-        .env("BAO_ADDR", &proxy.addr)
-        .args([
+    let ctl = fx.spawn(
+        &[("BAO_ADDR", &proxy.addr)],
+        &[
             "run",
             "topology.yaml",
             "--profile",
@@ -200,11 +195,8 @@ fn a_sigterm_while_the_profile_is_resolved_stops_the_start_and_revokes_the_lease
             "--",
             "touch",
             "started",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start aegisctl run");
+        ],
+    );
     let t = std::time::Instant::now();
     while proxy.matching("GET", "database/creds").is_empty()
         || proxy.matching("GET", "kv/data/tools").is_empty()
@@ -215,11 +207,7 @@ fn a_sigterm_while_the_profile_is_resolved_stops_the_start_and_revokes_the_lease
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &ctl.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
+    sigterm(&ctl);
     proxy.clear();
     let out = ctl.wait_with_output().expect("aegisctl exits");
     let run = Run::from(out);
@@ -230,11 +218,7 @@ fn a_sigterm_while_the_profile_is_resolved_stops_the_start_and_revokes_the_lease
         "{run}"
     );
     assert!(!fx.path("started").exists(), "the process was started");
-    assert!(
-        fx.live_leases().is_empty(),
-        "leases left: {:?}",
-        fx.live_leases()
-    );
+    fx.assert_nothing_leased();
 }
 
 #[test]
@@ -256,11 +240,10 @@ fn an_access_that_cannot_be_audited_in_openbao_is_not_handed_over() {
         "-ttl=10m",
         "-field=token",
     ]);
-    std::fs::write(
-        fx.path("token.yaml"),
-        "version: 1\nruntime:\n  login:\n    token: env:RT_TOKEN\n  profiles:\n    p:\n      env:\n        SEARCH_API_KEY: vault:kv/tools/search-api-key#value\n        DB_USER: lease:database/creds/agent-role#username\n",
-    )
-    .unwrap();
+    fx.token_topology(&[
+        "SEARCH_API_KEY: vault:kv/tools/search-api-key#value",
+        "DB_USER: lease:database/creds/agent-role#username",
+    ]);
     let out = fx
         .ctl()
         .env("RT_TOKEN", token.trim())
@@ -283,11 +266,7 @@ fn an_access_that_cannot_be_audited_in_openbao_is_not_handed_over() {
         "{run}"
     );
     assert!(!fx.path("started").exists(), "the process was started");
-    assert!(
-        fx.live_leases().is_empty(),
-        "leases left: {:?}",
-        fx.live_leases()
-    );
+    fx.assert_nothing_leased();
 }
 
 #[test]
@@ -326,9 +305,9 @@ fn a_refused_out_file_is_found_before_anything_is_leased_or_recorded() {
 #[test]
 fn openbao_dying_while_the_process_runs_costs_warnings_not_the_processs_status() {
     let mut fx = Fixture::start("", WEB_SEARCH);
-    let ctl = fx
-        .std_ctl()
-        .args([
+    let ctl = fx.spawn(
+        &[],
+        &[
             "--retry-budget",
             "3",
             "run",
@@ -336,20 +315,12 @@ fn openbao_dying_while_the_process_runs_costs_warnings_not_the_processs_status()
             "--profile",
             "web-search",
             "--",
-        ])
-        .args(["sh", "-c", "touch ready; sleep 3; exit 3"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start aegisctl run");
-    let t = std::time::Instant::now();
-    while !fx.path("ready").exists() {
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(30),
-            "never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+            "sh",
+            "-c",
+            "touch ready; sleep 3; exit 3",
+        ],
+    );
+    fx.wait_for("ready");
     fx.bao.kill();
     let run = Run::from(ctl.wait_with_output().expect("aegisctl exits"));
     assert_eq!(
