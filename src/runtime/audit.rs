@@ -118,37 +118,65 @@ pub fn append_local(file: &Path, record: &Record) -> Result<(), RuntimeError> {
     f.write_all(format!("{line}\n").as_bytes()).map_err(fail)
 }
 
-/// Writes the record as its own KV v2 document in OpenBao.
+/// Writes the record as its own KV v2 document in OpenBao, with `cas: 0` (it must not exist).
+///
+/// Sent once: a runtime policy has only `create` there, so a retry of a write that had landed
+/// would be refused (403, an update) rather than recognised. When the answer is lost (or the
+/// server failed after receiving it) the record is written once more beside the first, as
+/// `ID-again`: a record twice (the listing keeps one per id) is better than an access refused
+/// for want of its answer, or one not recorded.
 pub async fn write_openbao(
     bao: &BaoClient,
     target: &AuditTarget,
     record: &Record,
 ) -> Result<String, RuntimeError> {
     let date = record.time.get(..10).unwrap_or("undated");
-    let rel = format!("{}/{}/{date}/{}", target.prefix, record.host, record.id);
-    let rel = rel.trim_matches('/').to_owned();
-    let path = ApiPath::route("")
-        .path(&target.mount)
-        .lit("data")
-        .path(&rel);
+    let dir = format!("{}/{}/{date}", target.prefix, record.host);
+    let dir = dir.trim_matches('/').to_owned();
     let data = serde_json::to_value(record).map_err(|e| RuntimeError::AuditFile {
         path: target.file.clone(),
         reason: e.to_string(),
     })?;
-    // `cas: 0`: the document must not exist, so a retry cannot rewrite another record.
     let body = Body::new(serde_json::json!({ "options": { "cas": 0 }, "data": data }));
-    match bao.write(&target.namespace, &path, &body).await {
-        Ok(_) => Ok(format!("{}/{rel}", target.mount)),
-        // A retried create that had landed answers "check-and-set parameter did not match".
-        Err(e) if e.status() == Some(400) && e.to_string().contains("check-and-set") => {
-            Ok(format!("{}/{rel}", target.mount))
+    let put = |name: String| {
+        let rel = format!("{dir}/{name}");
+        let body = &body;
+        async move {
+            let path = ApiPath::route("")
+                .path(&target.mount)
+                .lit("data")
+                .path(&rel);
+            let sent = bao
+                .request_unrepeatable(
+                    reqwest::Method::POST,
+                    &target.namespace,
+                    &path,
+                    Some(body),
+                    None,
+                )
+                .await;
+            (format!("{}/{rel}", target.mount), sent)
         }
-        Err(e) => Err(RuntimeError::AuditOpenBao {
-            path: format!("{}/{rel}", target.mount),
-            namespace: target.namespace.clone(),
-            source: Box::new(e),
-        }),
+    };
+    let fail = |path: String, e: crate::backends::BaoError| RuntimeError::AuditOpenBao {
+        path,
+        namespace: target.namespace.clone(),
+        source: Box::new(e),
+    };
+    match put(record.id.clone()).await {
+        (path, Ok(_)) => Ok(path),
+        (_, Err(e)) if fate_unknown(&e) => match put(format!("{}-again", record.id)).await {
+            (path, Ok(_)) => Ok(path),
+            (path, Err(e)) => Err(fail(path, e)),
+        },
+        (path, Err(e)) => Err(fail(path, e)),
     }
+}
+
+/// Whether a write may have been done although it failed: its answer was lost, or the server
+/// failed after receiving it.
+fn fate_unknown(e: &crate::backends::BaoError) -> bool {
+    e.may_have_landed() || matches!(e.status(), Some(500..=599))
 }
 
 /// Reads the audit documents in OpenBao (`MOUNT/PREFIX/HOST/DATE/ID`, every host's), of the dates
@@ -217,6 +245,8 @@ pub async fn read_openbao(
     .await;
     let mut records = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
     records.sort_by(|a, b| (&a.time, &a.id).cmp(&(&b.time, &b.id)));
+    // A record written twice (`ID-again`, see `write_openbao`) is one record.
+    records.dedup_by(|a, b| a.id == b.id);
     Ok(records)
 }
 

@@ -151,12 +151,22 @@ impl Token {
         Ok(ttl)
     }
 
-    /// Revokes the token (and, in OpenBao, every lease it created).
+    /// Revokes the token (and, in OpenBao, every lease it created). A retry whose first attempt
+    /// had landed is answered 403 (the token is gone): that is the revocation done.
     pub async fn revoke(&self) -> Result<(), BaoError> {
         let path = ApiPath::route("auth/token/revoke-self");
-        self.bao
+        match self
+            .bao
             .write(&self.namespace, &path, &Body::new(json!({})))
             .await
-            .map(|_| ())
+        {
+            Ok(_) => Ok(()),
+            Err(BaoError::Status {
+                status: 403,
+                retried: true,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -336,3 +336,65 @@ fn openbao_dying_while_the_process_runs_costs_warnings_not_the_processs_status()
     assert!(run.stderr.contains("end at their TTL"), "{run}");
     assert!(!run.all().contains(SEARCH_KEY));
 }
+
+#[test]
+fn lost_answers_to_the_audit_write_and_the_token_revocation_are_ridden_through() {
+    use crate::fault_proxy::{Fault, FaultKind, FaultProxy};
+    let fx = Fixture::start("", WEB_SEARCH);
+    let proxy = FaultProxy::start(&fx.bao.addr);
+    // OpenBao does both, then the answers are lost. The audit record cannot be sent again
+    // (a create-only policy refuses a second write to it), so it is written once more beside
+    // the first; the retried revocation meets a token that is gone (403): done.
+    proxy.add_fault(
+        Fault::new(FaultKind::LostAnswer)
+            .contains("aegisctl/data/runtime-audit")
+            .first(1),
+    );
+    proxy.add_fault(
+        Fault::new(FaultKind::LostAnswer)
+            .contains("auth/token/revoke-self")
+            .first(1),
+    );
+    let run = fx.run(
+        &[("BAO_ADDR", &proxy.addr)],
+        &[
+            "run",
+            "topology.yaml",
+            "--profile",
+            "web-search",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(!run.stderr.contains("could not revoke"), "{run}");
+    assert_eq!(
+        proxy.matching("POST", "aegisctl/data/runtime-audit").len(),
+        2
+    );
+    assert_eq!(proxy.matching("POST", "auth/token/revoke-self").len(), 2);
+    // One record, in OpenBao as locally; the token is gone; nothing is leased.
+    let audit = std::fs::read_to_string(fx.path("runtime-audit.jsonl")).unwrap();
+    assert_eq!(audit.lines().count(), 1);
+    let record: serde_json::Value = serde_json::from_str(audit.trim()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&fx.audit_doc(&record)).unwrap();
+    assert_eq!(doc["data"]["data"], record);
+    let listed = fx.run(&[], &["audit", "topology.yaml", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("json");
+    assert_eq!(
+        listed["records"],
+        serde_json::json!([record]),
+        "one record, listed once"
+    );
+    let accessor = record["who"]["accessor"].as_str().unwrap();
+    let lookup = fx.bao.bao(&[
+        "write",
+        "auth/token/lookup-accessor",
+        &format!("accessor={accessor}"),
+    ]);
+    assert!(
+        !lookup.status.success(),
+        "aegisctl's token outlived the run"
+    );
+    fx.assert_nothing_leased();
+}
